@@ -23,6 +23,8 @@ import (
 	_ "github.com/tsenart/vegeta/v12/lib"
 	_ "sigs.k8s.io/yaml"
 	_ "github.com/spf13/cobra"
+	_ "sigs.k8s.io/kustomize/api/krusty"
+	_ "sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 func main() {}
