@@ -1,0 +1,1 @@
+package lib.util_test
