@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything serve needs, validated.
+type config struct {
+	Listen          string
+	DB              string
+	Site            string
+	MaxBody         int64
+	ShutdownTimeout time.Duration
+	TrackingEnabled bool
+	SyncEnabled     bool
+	SyncInterval    time.Duration
+	CacheEnabled    bool
+	CacheTTL        time.Duration
+}
+
+// loadConfig reads flags over environment over defaults. Every problem is
+// reported, each naming the variable (or flag) and its value, so one failed
+// start shows everything to fix.
+func loadConfig(args []string, getenv func(string) string) (config, error) {
+	host, _ := os.Hostname()
+	c := config{
+		Listen:          ":8080",
+		DB:              "tracker.db",
+		Site:            host,
+		MaxBody:         16 << 20,
+		ShutdownTimeout: 25 * time.Second, // inside the pod's default 30 s grace period
+		TrackingEnabled: true,
+		SyncInterval:    10 * time.Second,
+		CacheEnabled:    true,
+		CacheTTL:        300 * time.Second,
+	}
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	boolean := func(name string, dst *bool) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			return
+		}
+		*dst = b
+	}
+	duration := func(name string, dst *time.Duration) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 10s or 5m", name, v))
+			return
+		}
+		*dst = d
+	}
+	str("TRACKER_LISTEN", &c.Listen)
+	str("TRACKER_DB", &c.DB)
+	str("TRACKER_SITE", &c.Site)
+	if v := getenv("TRACKER_MAX_BODY"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("TRACKER_MAX_BODY=%q: want a positive number of bytes", v))
+		} else {
+			c.MaxBody = n
+		}
+	}
+	boolean("TRACKING_ENABLED", &c.TrackingEnabled)
+	boolean("sync_enabled", &c.SyncEnabled)
+	duration("sync_interval", &c.SyncInterval)
+	boolean("cache_enabled", &c.CacheEnabled)
+	duration("cache_ttl", &c.CacheTTL)
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (env TRACKER_LISTEN)")
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite database file, created if missing (env TRACKER_DB)")
+	fs.StringVar(&c.Site, "site", c.Site, "site ID of this edge node (env TRACKER_SITE; default the hostname)")
+	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "request body limit in bytes (env TRACKER_MAX_BODY)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: tracker serve [flags]
+
+flags:
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), `
+environment (as in the supply-chain-config ConfigMap and the Deployment):
+  TRACKING_ENABLED  true|false  false: GET /epcs/{epc}/location answers 503; capture and queries continue
+  cache_enabled     true|false  in-memory cache of tracking answers (default true)
+  cache_ttl         duration    cache entry lifetime (default 300s); writes invalidate at once
+  sync_enabled      true|false  outbox sync to the hub (the worker arrives with the sync issue)
+  sync_interval     duration    sync poll interval (default 10s)
+`)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	if c.MaxBody <= 0 {
+		errs = append(errs, fmt.Errorf("--max-body=%d: want a positive number of bytes", c.MaxBody))
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("--db: empty path"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout=%s: want a positive duration", c.ShutdownTimeout))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}

@@ -1,0 +1,46 @@
+// Command tracker is edgetrace's supply-chain tracker: an EPCIS 2.0 capture
+// and traceability service over SQLite.
+//
+//	tracker serve [--listen ADDR] [--db PATH] [--site ID]
+//
+// Configuration comes from the environment exactly as the case study's
+// manifests name it (TRACKING_ENABLED, sync_enabled, sync_interval,
+// cache_enabled, cache_ttl) plus TRACKER_LISTEN, TRACKER_DB and TRACKER_SITE,
+// which the flags override. Invalid values stop start-up with a message
+// naming the variable and the value.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: tracker <command> [flags]
+
+commands:
+  serve   serve the EPCIS capture and query API
+
+Run "tracker serve -h" for the flags and environment variables.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:], os.Getenv)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "tracker: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tracker:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,448 @@
+package tracker
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxFieldErrors bounds the problems reported for one request: enough to fix
+// a document in one round trip, not so many that a hostile body amplifies.
+const maxFieldErrors = 50
+
+// maxURILen bounds identifiers (EPCs, event IDs, locations). GS1 identifiers
+// are far shorter; the bound keeps a hostile body from bloating indexes.
+const maxURILen = 2048
+
+// tzOffset is the eventTimeZoneOffset pattern from the EPCIS 2.0 JSON schema.
+var tzOffset = regexp.MustCompile(`^([+]|[-])((0[0-9]|1[0-3]):([0-5][0-9])|14:00)$`)
+
+// wireDocument is the part of an EPCISDocument the tracker reads; everything
+// else (@context, sender, SBDH-like headers) is accepted and ignored.
+type wireDocument struct {
+	Type          *string `json:"type"`
+	SchemaVersion *string `json:"schemaVersion"`
+	EPCISBody     *struct {
+		EventList *[]json.RawMessage `json:"eventList"`
+	} `json:"epcisBody"`
+}
+
+type wireID struct {
+	ID *string `json:"id"`
+}
+
+type wireQuantity struct {
+	EPCClass *string         `json:"epcClass"`
+	Quantity json.RawMessage `json:"quantity"`
+	UOM      *string         `json:"uom"`
+}
+
+type wireErrorDeclaration struct {
+	DeclarationTime    *string  `json:"declarationTime"`
+	Reason             *string  `json:"reason"`
+	CorrectiveEventIDs []string `json:"correctiveEventIDs"`
+}
+
+// wireEvent holds the members the tracker validates and indexes. Pointers
+// tell "absent" from "empty" where the rules differ.
+type wireEvent struct {
+	Type                *string               `json:"type"`
+	EventID             *string               `json:"eventID"`
+	EventTime           *string               `json:"eventTime"`
+	EventTimeZoneOffset *string               `json:"eventTimeZoneOffset"`
+	Action              *string               `json:"action"`
+	BizStep             *string               `json:"bizStep"`
+	Disposition         *string               `json:"disposition"`
+	ReadPoint           *wireID               `json:"readPoint"`
+	BizLocation         *wireID               `json:"bizLocation"`
+	ParentID            *string               `json:"parentID"`
+	EPCList             []string              `json:"epcList"`
+	ChildEPCs           []string              `json:"childEPCs"`
+	InputEPCList        []string              `json:"inputEPCList"`
+	OutputEPCList       []string              `json:"outputEPCList"`
+	QuantityList        []wireQuantity        `json:"quantityList"`
+	ChildQuantityList   []wireQuantity        `json:"childQuantityList"`
+	InputQuantityList   []wireQuantity        `json:"inputQuantityList"`
+	OutputQuantityList  []wireQuantity        `json:"outputQuantityList"`
+	ErrorDeclaration    *wireErrorDeclaration `json:"errorDeclaration"`
+}
+
+// problems collects field errors up to maxFieldErrors.
+type problems struct{ list []FieldError }
+
+func (p *problems) add(pointer, value, format string, args ...any) {
+	if len(p.list) >= maxFieldErrors {
+		return
+	}
+	if len(value) > 200 {
+		value = value[:200] + "…"
+	}
+	p.list = append(p.list, FieldError{Pointer: pointer, Value: value, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err(msg string) error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: p.list}
+}
+
+// DecodeDocument parses and validates an EPCISDocument and returns its events
+// with IDs assigned. It returns an EINVALID *Error listing every problem found
+// (up to a bound) and never a partial result.
+func DecodeDocument(body []byte) ([]*Event, error) {
+	var p problems
+	var doc wireDocument
+	if err := json.Unmarshal(body, &doc); err != nil {
+		jsonProblem(&p, "", err)
+		return nil, p.err("invalid EPCIS document")
+	}
+	switch {
+	case doc.Type == nil:
+		p.add("/type", "", "required; must be \"EPCISDocument\"")
+	case *doc.Type != "EPCISDocument":
+		p.add("/type", *doc.Type, "must be \"EPCISDocument\"")
+	}
+	switch {
+	case doc.SchemaVersion == nil:
+		p.add("/schemaVersion", "", "required; must be \"2.0\"")
+	case *doc.SchemaVersion != "2.0" && !strings.HasPrefix(*doc.SchemaVersion, "2.0."):
+		p.add("/schemaVersion", *doc.SchemaVersion, "unsupported; must be \"2.0\"")
+	}
+	if doc.EPCISBody == nil || doc.EPCISBody.EventList == nil {
+		p.add("/epcisBody/eventList", "", "required: an array of events")
+		return nil, p.err("invalid EPCIS document")
+	}
+	list := *doc.EPCISBody.EventList
+	if len(list) == 0 {
+		p.add("/epcisBody/eventList", "[]", "must hold at least one event")
+	}
+	events := make([]*Event, 0, len(list))
+	for i, raw := range list {
+		ev := decodeEvent(raw, "/epcisBody/eventList/"+strconv.Itoa(i), &p)
+		if ev != nil {
+			events = append(events, ev)
+		}
+	}
+	if err := p.err("invalid EPCIS document"); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// DecodeEvent parses and validates one event (the body of POST /events).
+func DecodeEvent(body []byte) (*Event, error) {
+	var p problems
+	// The event keeps its raw bytes; copy so the caller may reuse body.
+	ev := decodeEvent(bytes.Clone(body), "", &p)
+	if err := p.err("invalid EPCIS event"); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		p.add(ptrOrRoot(ptr), abbreviate(raw), "an event must be a JSON object")
+		return nil
+	}
+	var w wireEvent
+	if err := json.Unmarshal(raw, &w); err != nil {
+		jsonProblem(p, ptr, err)
+		return nil
+	}
+	before := len(p.list)
+	ev := &Event{Pointer: ptr}
+
+	switch {
+	case w.Type == nil:
+		p.add(ptr+"/type", "", "required; one of ObjectEvent, AggregationEvent, TransformationEvent, AssociationEvent, TransactionEvent")
+	case !EventType(*w.Type).Valid():
+		p.add(ptr+"/type", *w.Type, "unknown event type; one of ObjectEvent, AggregationEvent, TransformationEvent, AssociationEvent, TransactionEvent")
+	default:
+		ev.Type = EventType(*w.Type)
+	}
+
+	if w.EventTime == nil {
+		p.add(ptr+"/eventTime", "", "required: an RFC 3339 date-time with offset")
+	} else if t, err := time.Parse(time.RFC3339Nano, *w.EventTime); err != nil {
+		p.add(ptr+"/eventTime", *w.EventTime, "not an RFC 3339 date-time with offset")
+	} else if t.Year() < 1700 || t.Year() > 2200 {
+		// Stored as Unix nanoseconds, which span 1678–2262.
+		p.add(ptr+"/eventTime", *w.EventTime, "must be between the years 1700 and 2200")
+	} else {
+		ev.Time = t
+	}
+	if w.EventTimeZoneOffset == nil {
+		p.add(ptr+"/eventTimeZoneOffset", "", "required: ±hh:mm between -14:00 and +14:00")
+	} else if !tzOffset.MatchString(*w.EventTimeZoneOffset) {
+		p.add(ptr+"/eventTimeZoneOffset", *w.EventTimeZoneOffset, "must be ±hh:mm between -14:00 and +14:00")
+	} else {
+		ev.TimeZoneOffset = *w.EventTimeZoneOffset
+	}
+
+	if w.EventID != nil {
+		if checkURI(p, ptr+"/eventID", *w.EventID) {
+			ev.ID = *w.EventID
+		}
+	}
+
+	// Action: required on every type but TransformationEvent, which has none.
+	if ev.Type == TransformationEvent {
+		if w.Action != nil {
+			p.add(ptr+"/action", *w.Action, "a TransformationEvent has no action")
+		}
+	} else if ev.Type != "" {
+		switch {
+		case w.Action == nil:
+			p.add(ptr+"/action", "", "required: ADD, OBSERVE or DELETE")
+		case !Action(*w.Action).Valid():
+			p.add(ptr+"/action", *w.Action, "must be ADD, OBSERVE or DELETE")
+		default:
+			ev.Action = Action(*w.Action)
+		}
+	}
+
+	if w.BizStep != nil {
+		if checkNonEmpty(p, ptr+"/bizStep", *w.BizStep) {
+			ev.BizStep = NormalizeCBV(*w.BizStep)
+		}
+	}
+	if w.Disposition != nil {
+		if checkNonEmpty(p, ptr+"/disposition", *w.Disposition) {
+			ev.Disposition = NormalizeCBV(*w.Disposition)
+		}
+	}
+	ev.ReadPoint = decodeLocation(p, ptr+"/readPoint", w.ReadPoint)
+	ev.BizLocation = decodeLocation(p, ptr+"/bizLocation", w.BizLocation)
+
+	if w.ParentID != nil && checkURI(p, ptr+"/parentID", *w.ParentID) {
+		ev.ParentID = *w.ParentID
+	}
+	switch ev.Type {
+	case AggregationEvent:
+		if ev.ParentID == "" && w.ParentID == nil && ev.Action != ActionObserve && ev.Action != "" {
+			p.add(ptr+"/parentID", "", "required for an AggregationEvent with action %s", ev.Action)
+		}
+		ev.EPCs = checkEPCs(p, ptr+"/childEPCs", w.ChildEPCs)
+	case AssociationEvent:
+		if ev.ParentID == "" && w.ParentID == nil && ev.Action != ActionObserve && ev.Action != "" {
+			p.add(ptr+"/parentID", "", "required for an AssociationEvent with action %s", ev.Action)
+		}
+		ev.EPCs = checkEPCs(p, ptr+"/childEPCs", w.ChildEPCs)
+	case TransactionEvent, ObjectEvent:
+		ev.EPCs = checkEPCs(p, ptr+"/epcList", w.EPCList)
+	case TransformationEvent:
+		ev.InputEPCs = checkEPCs(p, ptr+"/inputEPCList", w.InputEPCList)
+		ev.OutputEPCs = checkEPCs(p, ptr+"/outputEPCList", w.OutputEPCList)
+	}
+	for _, q := range []struct {
+		name string
+		list []wireQuantity
+	}{
+		{"quantityList", w.QuantityList}, {"childQuantityList", w.ChildQuantityList},
+		{"inputQuantityList", w.InputQuantityList}, {"outputQuantityList", w.OutputQuantityList},
+	} {
+		for i, el := range q.list {
+			ep := ptr + "/" + q.name + "/" + strconv.Itoa(i)
+			if el.EPCClass == nil {
+				p.add(ep+"/epcClass", "", "required")
+			} else if checkURI(p, ep+"/epcClass", *el.EPCClass) {
+				ev.Classes = append(ev.Classes, *el.EPCClass)
+			}
+			if len(el.Quantity) > 0 {
+				if f, err := strconv.ParseFloat(string(el.Quantity), 64); err != nil || f < 0 {
+					p.add(ep+"/quantity", string(el.Quantity), "must be a non-negative number")
+				}
+			}
+		}
+	}
+
+	if d := w.ErrorDeclaration; d != nil {
+		decl := &ErrorDeclaration{Reason: deref(d.Reason), CorrectiveEventIDs: d.CorrectiveEventIDs}
+		dp := ptr + "/errorDeclaration"
+		if d.DeclarationTime == nil {
+			p.add(dp+"/declarationTime", "", "required in an error declaration")
+		} else if t, err := time.Parse(time.RFC3339Nano, *d.DeclarationTime); err != nil {
+			p.add(dp+"/declarationTime", *d.DeclarationTime, "not an RFC 3339 date-time with offset")
+		} else {
+			decl.DeclarationTime = t
+		}
+		for i, id := range d.CorrectiveEventIDs {
+			checkURI(p, dp+"/correctiveEventIDs/"+strconv.Itoa(i), id)
+		}
+		// An error declaration names the event it corrects by eventID, so it
+		// cannot be anonymous (a server-assigned ID would correct nothing).
+		if w.EventID == nil {
+			p.add(ptr+"/eventID", "", "required in an event with an errorDeclaration: it names the event being corrected")
+		}
+		ev.ErrorDeclaration = decl
+	}
+
+	if len(p.list) > before {
+		return nil
+	}
+	hash, err := ContentHash(raw)
+	if err != nil { // unreachable: raw was just decoded
+		p.add(ptrOrRoot(ptr), "", "cannot hash event: %v", err)
+		return nil
+	}
+	ev.ContentHash = hash
+	ev.Raw = raw
+	if ev.ID == "" {
+		ev.ID = "ni:///sha-256;" + hash + "?ver=CBV2.0"
+		ev.Raw = withMember(raw, "eventID", ev.ID)
+	}
+	return ev
+}
+
+func decodeLocation(p *problems, ptr string, w *wireID) string {
+	if w == nil {
+		return ""
+	}
+	if w.ID == nil {
+		p.add(ptr+"/id", "", "required when %s is present", ptr[strings.LastIndexByte(ptr, '/')+1:])
+		return ""
+	}
+	if !checkURI(p, ptr+"/id", *w.ID) {
+		return ""
+	}
+	return *w.ID
+}
+
+func checkEPCs(p *problems, ptr string, list []string) []string {
+	ok := true
+	for i, s := range list {
+		ok = checkURI(p, ptr+"/"+strconv.Itoa(i), s) && ok
+	}
+	if !ok {
+		return nil
+	}
+	return list
+}
+
+func checkNonEmpty(p *problems, ptr, s string) bool {
+	if strings.TrimSpace(s) == "" {
+		p.add(ptr, s, "must not be empty")
+		return false
+	}
+	return true
+}
+
+// checkURI accepts what EPCIS calls a URI: EPC URNs, GS1 Digital Link and
+// other absolute URIs. It is deliberately not a full RFC 3986 parser — it
+// rejects what would break indexing and lookups (empty, whitespace, control
+// characters, no scheme, absurd length).
+func checkURI(p *problems, ptr, s string) bool {
+	switch {
+	case s == "":
+		p.add(ptr, s, "must not be empty")
+		return false
+	case len(s) > maxURILen:
+		p.add(ptr, s, "longer than %d bytes", maxURILen)
+		return false
+	case strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		p.add(ptr, s, "must not contain whitespace or control characters")
+		return false
+	}
+	colon := strings.IndexByte(s, ':')
+	if colon <= 0 || !isScheme(s[:colon]) {
+		p.add(ptr, s, "must be an absolute URI such as urn:epc:id:sgtin:0614141.107346.2017")
+		return false
+	}
+	return true
+}
+
+func isScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// jsonProblem turns an encoding/json error into a field error with a pointer.
+func jsonProblem(p *problems, ptr string, err error) {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		p.add(ptrOrRoot(ptr), "", "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		field := ""
+		if te.Field != "" {
+			field = "/" + strings.ReplaceAll(te.Field, ".", "/")
+		}
+		p.add(ptrOrRoot(ptr+field), te.Value, "must be a JSON %s", jsonKind(te.Type.Kind().String()))
+	default:
+		p.add(ptrOrRoot(ptr), "", "malformed JSON: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "slice":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	case "float64", "int", "int64":
+		return "number"
+	}
+	return goKind
+}
+
+func ptrOrRoot(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func abbreviate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// withMember returns the object raw with "name": value added as its first
+// member. Textual insertion keeps every other byte as the client sent it.
+func withMember(raw json.RawMessage, name, value string) json.RawMessage {
+	k, _ := json.Marshal(name)
+	v, _ := json.Marshal(value)
+	rest := bytes.TrimSpace(raw[1:])
+	out := make([]byte, 0, len(raw)+len(k)+len(v)+3)
+	out = append(out, '{')
+	out = append(out, k...)
+	out = append(out, ':')
+	out = append(out, v...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}
+
+// WithMember is withMember for other packages (the store adds recordTime to
+// query results this way).
+func WithMember(raw json.RawMessage, name, value string) json.RawMessage {
+	return withMember(raw, name, value)
+}

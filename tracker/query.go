@@ -1,0 +1,193 @@
+package tracker
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Query defaults and bounds.
+const (
+	DefaultPerPage = 100
+	MaxPerPage     = 1000
+)
+
+// EPC roles: which member of an event named the EPC. MATCH_* parameters
+// select on roles.
+const (
+	RoleEPC    = 1 // epcList, childEPCs
+	RoleParent = 2 // parentID
+	RoleInput  = 3 // inputEPCList
+	RoleOutput = 4 // outputEPCList
+	RoleClass  = 5 // epcClass of a quantity element
+)
+
+// EPCMatch selects events that name one of EPCs in one of Roles.
+type EPCMatch struct {
+	EPCs  []string
+	Roles []int
+}
+
+// EventQuery is a SimpleEventQuery subset. Empty fields do not filter; list
+// fields match any of their values.
+type EventQuery struct {
+	EventTypes   []EventType
+	GETime       *time.Time
+	LTTime       *time.Time
+	Actions      []Action
+	BizSteps     []string
+	Dispositions []string
+	ReadPoints   []string
+	BizLocations []string
+	EventIDs     []string
+	Matches      []EPCMatch // all must hold
+
+	OrderBy    string // "eventTime" or "recordTime" (default)
+	Descending bool
+	// EventCountLimit caps the number of events over all pages; 0 = no cap.
+	EventCountLimit int
+	PerPage         int
+	PageToken       string
+}
+
+// matchParams maps MATCH_* parameters to the roles they select.
+var matchParams = map[string][]int{
+	"MATCH_epc":         {RoleEPC},
+	"MATCH_parentID":    {RoleParent},
+	"MATCH_inputEPC":    {RoleInput},
+	"MATCH_outputEPC":   {RoleOutput},
+	"MATCH_anyEPC":      {RoleEPC, RoleParent, RoleInput, RoleOutput},
+	"MATCH_anyEPCClass": {RoleClass},
+}
+
+// ParseEventQuery reads the EPCIS query parameters of GET /events. Lists are
+// "|"-separated. Unknown parameters are rejected rather than ignored, because
+// a misspelt filter silently widening a query is worse than an error.
+// Returns EINVALID naming each bad parameter and value.
+func ParseEventQuery(v url.Values) (EventQuery, error) {
+	var q EventQuery
+	var p problems
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic error order
+	for _, k := range keys {
+		vals := v[k]
+		val := vals[len(vals)-1]
+		ptr := "?" + k
+		list := func() []string { return splitList(val) }
+		switch k {
+		case "eventType":
+			for _, s := range list() {
+				if !EventType(s).Valid() {
+					p.add(ptr, s, "unknown event type")
+					continue
+				}
+				q.EventTypes = append(q.EventTypes, EventType(s))
+			}
+		case "GE_eventTime", "LT_eventTime":
+			t, err := time.Parse(time.RFC3339Nano, val)
+			if err != nil {
+				p.add(ptr, val, "not an RFC 3339 date-time with offset")
+				continue
+			}
+			if k == "GE_eventTime" {
+				q.GETime = &t
+			} else {
+				q.LTTime = &t
+			}
+		case "EQ_action":
+			for _, s := range list() {
+				if !Action(s).Valid() {
+					p.add(ptr, s, "must be ADD, OBSERVE or DELETE")
+					continue
+				}
+				q.Actions = append(q.Actions, Action(s))
+			}
+		case "EQ_bizStep":
+			q.BizSteps = normalizeAll(list())
+		case "EQ_disposition":
+			q.Dispositions = normalizeAll(list())
+		case "EQ_readPoint":
+			q.ReadPoints = list()
+		case "EQ_bizLocation":
+			q.BizLocations = list()
+		case "EQ_eventID":
+			q.EventIDs = list()
+		case "orderBy":
+			switch val {
+			case "eventTime", "recordTime":
+				q.OrderBy = val
+			default:
+				p.add(ptr, val, "must be eventTime or recordTime")
+			}
+		case "orderDirection":
+			switch val {
+			case "ASC":
+			case "DESC":
+				q.Descending = true
+			default:
+				p.add(ptr, val, "must be ASC or DESC")
+			}
+		case "eventCountLimit", "perPage":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				p.add(ptr, val, "must be a positive integer")
+				continue
+			}
+			if k == "perPage" {
+				if n > MaxPerPage {
+					p.add(ptr, val, "must be at most %d", MaxPerPage)
+					continue
+				}
+				q.PerPage = n
+			} else {
+				q.EventCountLimit = n
+			}
+		case "nextPageToken":
+			q.PageToken = val
+		default:
+			roles, ok := matchParams[k]
+			if !ok {
+				p.add(ptr, val, "unsupported query parameter")
+				continue
+			}
+			epcs := list()
+			if len(epcs) == 0 {
+				p.add(ptr, val, "must name at least one EPC")
+				continue
+			}
+			q.Matches = append(q.Matches, EPCMatch{EPCs: epcs, Roles: roles})
+		}
+	}
+	if err := p.err("invalid event query"); err != nil {
+		return EventQuery{}, err
+	}
+	if q.PerPage == 0 {
+		q.PerPage = DefaultPerPage
+	}
+	if q.OrderBy == "" {
+		q.OrderBy = "recordTime"
+	}
+	return q, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, "|") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func normalizeAll(list []string) []string {
+	for i, s := range list {
+		list[i] = NormalizeCBV(s)
+	}
+	return list
+}

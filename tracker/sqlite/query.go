@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+// Event implements tracker.EventService.
+func (s *Store) Event(ctx context.Context, id string) (*tracker.StoredEvent, error) {
+	// The declaration (is_declaration=1) sorts first and replaces the original.
+	row := s.reader.QueryRowContext(ctx, `SELECT event_id, record_time, payload FROM events
+		WHERE event_id = ? ORDER BY is_declaration DESC LIMIT 1`, id)
+	ev, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tracker.Errorf(tracker.ENOTFOUND, "event %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	return ev, nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanEvent(row scanner, extra ...any) (*tracker.StoredEvent, error) {
+	var ev tracker.StoredEvent
+	var rt int64
+	var payload []byte
+	if err := row.Scan(append([]any{&ev.ID, &rt, &payload}, extra...)...); err != nil {
+		return nil, err
+	}
+	ev.RecordTime = time.Unix(0, rt).UTC()
+	ev.JSON = tracker.WithMember(payload, "recordTime", ev.RecordTime.Format(time.RFC3339Nano))
+	return &ev, nil
+}
+
+// pageToken is the keyset cursor: the sort key and seq of the last event
+// returned, and how many events eventCountLimit still allows. It is opaque to
+// clients (base64) but not secret.
+type pageToken struct {
+	key, seq  int64
+	remaining int // 0 = no limit
+}
+
+func (t pageToken) encode() string {
+	s := fmt.Sprintf("v1:%d:%d:%d", t.key, t.seq, t.remaining)
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func decodePageToken(s string) (pageToken, error) {
+	bad := &tracker.Error{Code: tracker.EINVALID, Message: "invalid event query",
+		Fields: []tracker.FieldError{{Pointer: "?nextPageToken", Value: s, Detail: "not a token this server issued"}}}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return pageToken{}, bad
+	}
+	f := strings.Split(string(b), ":")
+	if len(f) != 4 || f[0] != "v1" {
+		return pageToken{}, bad
+	}
+	var t pageToken
+	var e1, e2, e3 error
+	t.key, e1 = strconv.ParseInt(f[1], 10, 64)
+	t.seq, e2 = strconv.ParseInt(f[2], 10, 64)
+	t.remaining, e3 = strconv.Atoi(f[3])
+	if e1 != nil || e2 != nil || e3 != nil || t.remaining < 0 {
+		return pageToken{}, bad
+	}
+	return t, nil
+}
+
+// Events implements tracker.EventService.
+func (s *Store) Events(ctx context.Context, q tracker.EventQuery) (*tracker.EventPage, error) {
+	var where []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+" IN ("+placeholders(len(vals))+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	where = append(where, "e.superseded = 0")
+	types := make([]string, len(q.EventTypes))
+	for i, t := range q.EventTypes {
+		types[i] = string(t)
+	}
+	in("e.type", types)
+	actions := make([]string, len(q.Actions))
+	for i, a := range q.Actions {
+		actions[i] = string(a)
+	}
+	in("e.action", actions)
+	in("e.biz_step", q.BizSteps)
+	in("e.disposition", q.Dispositions)
+	in("e.read_point", q.ReadPoints)
+	in("e.biz_location", q.BizLocations)
+	in("e.event_id", q.EventIDs)
+	if q.GETime != nil {
+		where = append(where, "e.event_time >= ?")
+		args = append(args, q.GETime.UnixNano())
+	}
+	if q.LTTime != nil {
+		where = append(where, "e.event_time < ?")
+		args = append(args, q.LTTime.UnixNano())
+	}
+	for _, m := range q.Matches {
+		roles := make([]string, len(m.Roles))
+		for i, r := range m.Roles {
+			roles[i] = strconv.Itoa(r)
+		}
+		where = append(where, "e.seq IN (SELECT seq FROM event_epcs WHERE epc IN ("+placeholders(len(m.EPCs))+") AND role IN ("+strings.Join(roles, ",")+"))")
+		for _, v := range m.EPCs {
+			args = append(args, v)
+		}
+	}
+	keyCol := "e.seq"
+	if q.OrderBy == "eventTime" {
+		keyCol = "e.event_time"
+	}
+	dir, cmp := "ASC", ">"
+	if q.Descending {
+		dir, cmp = "DESC", "<"
+	}
+	limit := q.PerPage
+	remaining := q.EventCountLimit
+	if q.PageToken != "" {
+		t, err := decodePageToken(q.PageToken)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "("+keyCol+", e.seq) "+cmp+" (?, ?)")
+		args = append(args, t.key, t.seq)
+		remaining = t.remaining
+	}
+	if remaining > 0 && remaining < limit {
+		limit = remaining
+	}
+	query := "SELECT e.event_id, e.record_time, e.payload, " + keyCol + ", e.seq FROM events e WHERE " +
+		strings.Join(where, " AND ") + " ORDER BY " + keyCol + " " + dir + ", e.seq " + dir + " LIMIT ?"
+	args = append(args, limit+1) // one more tells whether a next page exists
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	page := &tracker.EventPage{Events: make([]tracker.StoredEvent, 0, min(limit, 64))}
+	var last pageToken
+	more := false
+	for rows.Next() {
+		if len(page.Events) == limit {
+			more = true
+			break
+		}
+		var key, seq int64
+		ev, err := scanEvent(rows, &key, &seq)
+		if err != nil {
+			return nil, fmt.Errorf("query events: %w", err)
+		}
+		page.Events = append(page.Events, *ev)
+		last.key, last.seq = key, seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	if remaining > 0 {
+		last.remaining = remaining - len(page.Events)
+		if last.remaining == 0 {
+			more = false
+		}
+	}
+	if more {
+		page.NextPageToken = last.encode()
+	}
+	return page, nil
+}
+
+// locationSQL walks the containment chain in one statement (one cgo round
+// trip per lookup), bounded in depth so a cycle in bad data cannot loop.
+const locationSQL = `WITH RECURSIVE chain(epc, depth) AS (
+	SELECT ?, 0
+	UNION ALL
+	SELECT s.parent, c.depth + 1 FROM chain c JOIN epc_state s ON s.epc = c.epc
+	WHERE s.parent IS NOT NULL AND c.depth < 8
+)
+SELECT s.epc, s.biz_location, s.biz_location_time, s.read_point, s.disposition, s.biz_step,
+	s.event_time, s.event_id, s.parent
+FROM chain c JOIN epc_state s ON s.epc = c.epc ORDER BY c.depth`
+
+// Location implements tracker.TrackingService.
+func (s *Store) Location(ctx context.Context, epc string) (*tracker.Location, error) {
+	rows, err := s.stmtLocation.QueryContext(ctx, epc)
+	if err != nil {
+		return nil, fmt.Errorf("query location: %w", err)
+	}
+	defer rows.Close()
+	var chain []tracker.Placement
+	seen := map[string]bool{}
+	for rows.Next() {
+		var p tracker.Placement
+		var bl, rp, disp, bs, parent sql.NullString
+		var blt sql.NullInt64
+		var et int64
+		if err := rows.Scan(&p.EPC, &bl, &blt, &rp, &disp, &bs, &et, &p.EventID, &parent); err != nil {
+			return nil, fmt.Errorf("query location: %w", err)
+		}
+		if seen[p.EPC] { // a containment cycle in the data: stop at the repeat
+			break
+		}
+		seen[p.EPC] = true
+		p.BizLocation, p.ReadPoint, p.Disposition, p.BizStep, p.Parent = bl.String, rp.String, disp.String, bs.String, parent.String
+		p.EventTime = time.Unix(0, et).UTC()
+		if blt.Valid {
+			p.BizLocationTime = time.Unix(0, blt.Int64).UTC()
+		}
+		chain = append(chain, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query location: %w", err)
+	}
+	if len(chain) == 0 {
+		return nil, tracker.Errorf(tracker.ENOTFOUND, "EPC %q has no events", epc)
+	}
+	return tracker.Resolve(chain[0], chain[1:]), nil
+}

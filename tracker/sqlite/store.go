@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Compile-time checks that Store implements the domain services.
+var (
+	_ tracker.CaptureService  = (*Store)(nil)
+	_ tracker.EventService    = (*Store)(nil)
+	_ tracker.TrackingService = (*Store)(nil)
+)
+
+// Options configure a Store. The zero value of every field but Path is usable.
+type Options struct {
+	// Path is the database file; created with its directory's permissions.
+	Path string
+	// Now returns the record time; tests inject a clock. Default time.Now.
+	Now func() time.Time
+	// OnCommit runs on the writer goroutine after each durable commit and
+	// before any capture in it is acknowledged; the tracking cache uses it to
+	// invalidate, so no cached answer predates an acknowledged capture.
+	OnCommit func()
+	// ReadConns is the read-only pool size. Default 2×GOMAXPROCS.
+	ReadConns int
+	// MaxBatchEvents bounds the events one group commit takes. Default 5000.
+	MaxBatchEvents int
+}
+
+// Store is the SQLite-backed tracker store. It is safe for concurrent use.
+type Store struct {
+	opts   Options
+	writer *sql.DB
+	reader *sql.DB
+
+	reqs    chan *captureReq
+	closing chan struct{}
+	done    chan struct{}
+	mu      sync.RWMutex // guards closed against the send on reqs
+	closed  bool
+
+	stmtLocation *sql.Stmt
+}
+
+// driverName registers a driver whose connections set the pragmas that DSN
+// parameters cannot express.
+const driverName = "sqlite3_tracker"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			// 16 MiB page cache per connection and memory-mapped reads: the
+			// hot set (epc_state, indexes) then costs no read syscalls.
+			_, err := c.Exec("PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;", nil)
+			return err
+		},
+	})
+}
+
+// Open opens (creating if needed) and migrates the database at opts.Path.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxBatchEvents <= 0 {
+		opts.MaxBatchEvents = 5000
+	}
+	s := &Store{
+		opts:    opts,
+		reqs:    make(chan *captureReq, 1024),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	path := (&url.URL{Scheme: "file", Opaque: url.PathEscape(s.opts.Path)}).String()
+	// The writer is opened first: only a read-write connection can switch the
+	// file to WAL, and readers opened before that would see rollback mode.
+	wq := url.Values{
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+		"_txlock":       {"immediate"},
+		"_busy_timeout": {"5000"},
+		"_foreign_keys": {"off"},
+	}
+	var err error
+	s.writer, err = sql.Open(driverName, path+"?"+wq.Encode())
+	if err != nil {
+		return err
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	rq := url.Values{
+		"mode":          {"ro"},
+		"_busy_timeout": {"5000"},
+		"_query_only":   {"true"},
+	}
+	s.reader, err = sql.Open(driverName, path+"?"+rq.Encode())
+	if err != nil {
+		return err
+	}
+	s.reader.SetMaxOpenConns(s.opts.ReadConns)
+	s.reader.SetMaxIdleConns(s.opts.ReadConns)
+	s.reader.SetConnMaxLifetime(0)
+	s.reader.SetConnMaxIdleTime(0)
+	s.stmtLocation, err = s.reader.PrepareContext(ctx, locationSQL)
+	if err != nil {
+		return fmt.Errorf("prepare location query: %w", err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations not yet applied, each in its own
+// transaction, tracking progress in PRAGMA user_version (the file's own
+// header: no table to create, and reading it is free at start-up).
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var version int
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", version, len(names))
+	}
+	for i := version; i < len(names); i++ {
+		body, err := migrationFS.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		// PRAGMA takes no bind parameters; i+1 is an int we computed.
+		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// Ready reports whether the store is open and migrated (the /readyz check).
+func (s *Store) Ready(ctx context.Context) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return tracker.Errorf(tracker.EUNAVAILABLE, "store is closed")
+	}
+	var v int
+	if err := s.reader.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if want := migrationCount(); v != want {
+		return tracker.Errorf(tracker.EUNAVAILABLE, "schema version %d, want %d", v, want)
+	}
+	return nil
+}
+
+func migrationCount() int {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	return len(names)
+}
+
+// Size returns the bytes the database occupies on disk (file plus WAL); a
+// stat, not a query, so /metrics stays cheap on a large store.
+func (s *Store) Size() int64 {
+	var n int64
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(s.opts.Path + suffix); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// Close stops accepting captures, lets the writer finish the ones already
+// queued, checkpoints the WAL and closes both pools.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	s.mu.Unlock()
+	<-s.done
+	var errs []error
+	if s.writer != nil {
+		// TRUNCATE leaves no WAL behind, so the next start opens a single file.
+		if _, err := s.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+	}
+	errs = append(errs, s.closeDBs())
+	return errors.Join(errs...)
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.stmtLocation != nil {
+		errs = append(errs, s.stmtLocation.Close())
+	}
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
