@@ -70,6 +70,7 @@ type wireEvent struct {
 	InputQuantityList   []wireQuantity        `json:"inputQuantityList"`
 	OutputQuantityList  []wireQuantity        `json:"outputQuantityList"`
 	ErrorDeclaration    *wireErrorDeclaration `json:"errorDeclaration"`
+	RecordTime          json.RawMessage       `json:"recordTime"`
 }
 
 // problems collects field errors up to maxFieldErrors.
@@ -277,16 +278,16 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		for i, id := range d.CorrectiveEventIDs {
 			checkURI(p, dp+"/correctiveEventIDs/"+strconv.Itoa(i), id)
 		}
-		// An error declaration names the event it corrects by eventID, so it
-		// cannot be anonymous (a server-assigned ID would correct nothing).
-		if w.EventID == nil {
-			p.add(ptr+"/eventID", "", "required in an event with an errorDeclaration: it names the event being corrected")
-		}
 		ev.ErrorDeclaration = decl
 	}
 
 	if len(p.list) > before {
 		return nil
+	}
+	if w.RecordTime != nil {
+		// recordTime is the repository's to set (EPCIS 2.0 §7.4.1); a
+		// client's value is dropped so queries report when we stored it.
+		raw = withoutMember(raw, "recordTime")
 	}
 	hash, err := ContentHash(raw)
 	if err != nil { // unreachable: raw was just decoded
@@ -439,6 +440,22 @@ func withMember(raw json.RawMessage, name, value string) json.RawMessage {
 		out = append(out, ',')
 	}
 	return append(out, rest...)
+}
+
+// withoutMember returns raw without the named top-level member. It re-encodes
+// the object (member order changes), which only clients that send members
+// the server owns pay for.
+func withoutMember(raw json.RawMessage, name string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return raw
+	}
+	delete(m, name)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // WithMember is withMember for other packages (the store adds recordTime to
