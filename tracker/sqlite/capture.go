@@ -336,7 +336,18 @@ func (w *txWriter) insertEvent(ev *tracker.Event, captureID string, rt int64) (b
 // location fields, and aggregation events pack and unpack.
 func (w *txWriter) applyState(ev *tracker.Event) error {
 	t := ev.Time.UnixNano()
-	for _, epc := range ev.AllEPCs() {
+	epcs := ev.AllEPCs()
+	if ev.Type == tracker.AggregationEvent && ev.Action == tracker.ActionDelete && ev.ParentID != "" && len(ev.EPCs) == 0 {
+		// DELETE without childEPCs disaggregates everything inside the
+		// parent; those children were where the event happened, so they take
+		// its location like listed children would.
+		kids, err := w.children(ev.ParentID)
+		if err != nil {
+			return err
+		}
+		epcs = append(epcs, kids...)
+	}
+	for _, epc := range epcs {
 		if _, err := w.exec(upsertStateSQL, epc, nullable(ev.BizLocation), nullable(ev.ReadPoint),
 			nullable(ev.Disposition), nullable(ev.BizStep), t, ev.ID); err != nil {
 			return err
@@ -371,6 +382,23 @@ func (w *txWriter) applyState(ev *tracker.Event) error {
 		}
 	}
 	return nil
+}
+
+func (w *txWriter) children(parent string) ([]string, error) {
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT epc FROM epc_state WHERE parent = ?`, parent)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 func nullable(s string) any {

@@ -81,6 +81,16 @@ func (e *env) do(method, target, contentType string, body []byte) resp {
 	return resp{code: w.Code, header: w.Result().Header, body: b}
 }
 
+func (e *env) doHeader(method, target, contentType string, body []byte, k, v string) resp {
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set(k, v)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	b, _ := io.ReadAll(w.Result().Body)
+	return resp{code: w.Code, header: w.Result().Header, body: b}
+}
+
 func (e *env) capture(doc []byte) resp {
 	return e.do("POST", "/capture", "application/ld+json", doc)
 }
