@@ -1,0 +1,250 @@
+// Package podgen generates pod specs and workloads for policy tests and
+// benchmarks: random ones that probe the corners of the tracker rules
+// (quantity spellings, container lists, selectors, affinities), and
+// compliant ones shaped like the tracker's own Deployment.
+package podgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// Obj is a Kubernetes object as generic JSON-shaped data.
+type Obj = map[string]any
+
+// GovernedLabel marks a namespace as governed by the bundle.
+const GovernedLabel = "edgetrace.io/governed"
+
+// Namespace returns a governed Namespace.
+func Namespace(name string) Obj {
+	return Obj{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": Obj{"name": name, "labels": Obj{GovernedLabel: "true"}},
+	}
+}
+
+// Generator produces objects from a seeded source, so a failure can be
+// reproduced from the seed alone.
+type Generator struct {
+	r *rand.Rand
+}
+
+// New returns a generator seeded with seed.
+func New(seed uint64) *Generator {
+	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+func (g *Generator) pick(options ...string) string { return options[g.r.IntN(len(options))] }
+func (g *Generator) chance(p float64) bool       { return g.r.Float64() < p }
+
+// Quantity returns a quantity spelling: mostly legal Kubernetes forms
+// (integers, decimals, leading or trailing dots, signs, exponents, binary
+// and decimal suffixes), sometimes illegal ones.
+func (g *Generator) Quantity(memory bool) any {
+	if g.chance(0.03) {
+		// A bare JSON number, as `cpu: 1` in YAML becomes.
+		return []any{1, 0.5, 2, 536870912, 100}[g.r.IntN(5)]
+	}
+	if g.chance(0.08) {
+		return g.pick("", "abc", "1.2.3", "1e", "Mi", "1mi", "1 Mi", " 1", "1KB", "0x10", "--1", "1e1.5", "1.5e", "+", ".", "1Ki1", "e3", "1iB", "1EE")
+	}
+	var mant string
+	switch g.r.IntN(5) {
+	case 0:
+		mant = fmt.Sprint(g.r.IntN(1000))
+	case 1:
+		mant = fmt.Sprintf("%d.%d", g.r.IntN(10), g.r.IntN(1000))
+	case 2:
+		mant = fmt.Sprintf(".%d", g.r.IntN(1000))
+	case 3:
+		mant = fmt.Sprintf("%d.", g.r.IntN(1000))
+	default:
+		mant = fmt.Sprint(g.r.IntN(1 << 30))
+	}
+	if g.chance(0.05) {
+		mant = g.pick("+", "-") + mant
+	}
+	var suffix string
+	switch g.r.IntN(4) {
+	case 0:
+	case 1:
+		suffix = g.pick("e", "E") + g.pick("", "+", "-") + fmt.Sprint(g.r.IntN(10))
+	default:
+		if memory {
+			suffix = g.pick("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "m", "")
+		} else {
+			suffix = g.pick("m", "", "k", "Mi", "u", "n")
+		}
+	}
+	return mant + suffix
+}
+
+// Resources returns a resources stanza with each of requests/limits and
+// cpu/memory present or missing at random.
+func (g *Generator) Resources() Obj {
+	res := Obj{}
+	for _, kind := range []string{"requests", "limits"} {
+		if g.chance(0.1) {
+			continue
+		}
+		m := Obj{}
+		if !g.chance(0.07) {
+			m["cpu"] = g.Quantity(false)
+		}
+		if !g.chance(0.07) {
+			m["memory"] = g.Quantity(true)
+		}
+		res[kind] = m
+	}
+	return res
+}
+
+// Container returns a random container named name.
+func (g *Generator) Container(name string) Obj {
+	c := Obj{
+		"name":  name,
+		"image": g.pick("registry.example.com/supply-chain-tracker:1.4.2", "registry.example.com/supply-chain-tracker:latest", "registry.example.com/supply-chain-tracker", "registry.example.com.evil.io/supply-chain-tracker:1.0", "docker.io/library/busybox:1.36"),
+	}
+	if !g.chance(0.05) {
+		c["resources"] = g.Resources()
+	}
+	return c
+}
+
+// PodSpec returns a random pod spec.
+func (g *Generator) PodSpec() Obj {
+	spec := Obj{}
+	if !g.chance(0.1) {
+		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")
+	}
+	switch g.r.IntN(5) {
+	case 0:
+	case 1, 2:
+		spec["nodeSelector"] = Obj{"node-type": "edge"}
+	case 3:
+		spec["nodeSelector"] = Obj{"node-type": g.pick("Edge", "cloud", "edge ", ""), g.pick("zone", "node-type"): "edge"}
+	default:
+		spec["nodeSelector"] = Obj{"node-type": "edge", "zone": "a"}
+	}
+	if g.chance(0.4) {
+		spec["affinity"] = g.affinity()
+	}
+	spec["containers"] = g.containers("app", 1+g.r.IntN(3))
+	if g.chance(0.4) {
+		inits := g.containers("init", 1+g.r.IntN(2))
+		for _, c := range inits {
+			if g.chance(0.3) {
+				c.(Obj)["restartPolicy"] = "Always"
+			}
+		}
+		spec["initContainers"] = inits
+	}
+	if g.chance(0.1) {
+		spec["ephemeralContainers"] = g.containers("debug", 1)
+	}
+	return spec
+}
+
+func (g *Generator) containers(prefix string, n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = g.Container(fmt.Sprintf("%s-%d", prefix, i))
+	}
+	return out
+}
+
+func (g *Generator) affinity() Obj {
+	if g.chance(0.15) {
+		return Obj{"nodeAffinity": Obj{"preferredDuringSchedulingIgnoredDuringExecution": []any{
+			Obj{"weight": 1, "preference": Obj{"matchExpressions": []any{g.expression()}}},
+		}}}
+	}
+	terms := make([]any, 1+g.r.IntN(3))
+	for i := range terms {
+		exprs := make([]any, 1+g.r.IntN(2))
+		for j := range exprs {
+			exprs[j] = g.expression()
+		}
+		term := Obj{"matchExpressions": exprs}
+		if g.chance(0.05) {
+			term = Obj{"matchFields": []any{Obj{"key": "metadata.name", "operator": "In", "values": []any{"edge-1"}}}}
+		}
+		terms[i] = term
+	}
+	return Obj{"nodeAffinity": Obj{"requiredDuringSchedulingIgnoredDuringExecution": Obj{"nodeSelectorTerms": terms}}}
+}
+
+func (g *Generator) expression() Obj {
+	key := g.pick("node-type", "node-type", "node-type", "zone")
+	op := g.pick("In", "In", "In", "NotIn", "Exists", "DoesNotExist")
+	e := Obj{"key": key, "operator": op}
+	if op == "In" || op == "NotIn" {
+		vals := []any{"edge"}
+		switch g.r.IntN(4) {
+		case 0:
+			vals = []any{"edge", "cloud"}
+		case 1:
+			vals = []any{g.pick("Edge", "cloud", "edge ")}
+		}
+		e["values"] = vals
+	}
+	return e
+}
+
+// Pod wraps spec in a Pod, sometimes in a workload of another kind so that
+// expansion is exercised too.
+func (g *Generator) Pod(namespace, name string) Obj {
+	spec := g.PodSpec()
+	if g.chance(0.8) {
+		return Obj{"apiVersion": "v1", "kind": "Pod", "metadata": Obj{"name": name, "namespace": namespace}, "spec": spec}
+	}
+	delete(spec, "ephemeralContainers") // not part of a pod template
+	return Workload(g.pick("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"), namespace, name, spec)
+}
+
+// Workload wraps a pod spec in a workload of the given kind.
+func Workload(kind, namespace, name string, podSpec Obj) Obj {
+	labels := Obj{"app": name}
+	template := Obj{"metadata": Obj{"labels": labels}, "spec": podSpec}
+	meta := Obj{"name": name, "namespace": namespace}
+	apiVersion := "apps/v1"
+	var spec Obj
+	switch kind {
+	case "Job":
+		apiVersion = "batch/v1"
+		podSpec["restartPolicy"] = "Never"
+		spec = Obj{"template": template}
+	case "CronJob":
+		apiVersion = "batch/v1"
+		podSpec["restartPolicy"] = "Never"
+		spec = Obj{"schedule": "*/5 * * * *", "jobTemplate": Obj{"spec": Obj{"template": template}}}
+	default:
+		spec = Obj{"selector": Obj{"matchLabels": labels}, "template": template}
+	}
+	return Obj{"apiVersion": apiVersion, "kind": kind, "metadata": meta, "spec": spec}
+}
+
+// TrackerPodSpec is the tracker's compliant pod spec: the case study's
+// Deployment with a pinned image.
+func TrackerPodSpec() Obj {
+	return Obj{
+		"runtimeClassName": "wasmedge",
+		"nodeSelector":     Obj{"node-type": "edge"},
+		"containers": []any{Obj{
+			"name":  "tracker",
+			"image": "registry.example.com/supply-chain-tracker:1.4.2",
+			"ports": []any{Obj{"containerPort": 8080}},
+			"env":   []any{Obj{"name": "TRACKING_ENABLED", "value": "true"}},
+			"resources": Obj{
+				"requests": Obj{"cpu": "100m", "memory": "128Mi"},
+				"limits":   Obj{"cpu": "500m", "memory": "512Mi"},
+			},
+		}},
+	}
+}
+
+// Name returns a DNS-1123 name with the given prefix and index.
+func Name(prefix string, i int) string {
+	return strings.ToLower(fmt.Sprintf("%s-%05d", prefix, i))
+}
