@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	"sigs.k8s.io/yaml"
+)
+
+// KindClusterName is the kind cluster the harness creates.
+const KindClusterName = "edgetrace"
+
+// EdgeNodeLabel is the label the tracker's nodeSelector pins workloads to.
+const EdgeNodeLabel = "node-type"
+
+// wasmedgeRuntimePatch registers a containerd runtime handler named wasmedge
+// on every kind node. kind's node image carries no runwasi shim; on K3s the
+// wasmedge shim runs the tracker's native ELF entrypoint as an ordinary Linux
+// container, which is what runc does, so the handler maps to runc and the
+// RuntimeClass `wasmedge` schedules and runs the same pods as on the edge.
+const wasmedgeRuntimePatch = `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmedge]
+  runtime_type = "io.containerd.runc.v2"
+`
+
+// KindConfig renders the kind cluster: one control-plane node and one worker
+// labelled as an edge node, both with the wasmedge runtime handler.
+func KindConfig(kubeVersion string) *v1alpha4.Cluster {
+	image := "kindest/node:" + kubeVersion
+	cfg := &v1alpha4.Cluster{
+		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+		Name:     KindClusterName,
+		Nodes: []v1alpha4.Node{
+			{Role: v1alpha4.ControlPlaneRole, Image: image},
+			{Role: v1alpha4.WorkerRole, Image: image, Labels: map[string]string{EdgeNodeLabel: "edge"}},
+		},
+		ContainerdConfigPatches: []string{wasmedgeRuntimePatch},
+	}
+	v1alpha4.SetDefaultsCluster(cfg)
+	return cfg
+}
+
+// RenderKindConfig is KindConfig as YAML, as `kind create cluster --config` reads it.
+func RenderKindConfig(kubeVersion string) ([]byte, error) {
+	raw, err := yaml.Marshal(KindConfig(kubeVersion))
+	if err != nil {
+		return nil, fmt.Errorf("render kind config: %w", err)
+	}
+	return raw, nil
+}
+
+// Kind is a kind cluster (Docker or Podman on the host).
+type Kind struct {
+	opts     Options
+	provider *kindcluster.Provider
+}
+
+var _ Provider = (*Kind)(nil)
+
+func (k *Kind) Name() string       { return "kind" }
+func (k *Kind) Kubeconfig() string { return filepath.Join(k.opts.Dir, "kubeconfig") }
+
+func (k *Kind) kind() (*kindcluster.Provider, error) {
+	if k.provider != nil {
+		return k.provider, nil
+	}
+	opt, err := kindcluster.DetectNodeProvider()
+	if err != nil {
+		return nil, fmt.Errorf("kind: %w", err)
+	}
+	if opt == nil {
+		return nil, fmt.Errorf("kind: neither docker nor podman is available")
+	}
+	k.provider = kindcluster.NewProvider(opt)
+	return k.provider, nil
+}
+
+func (k *Kind) Create(ctx context.Context) error {
+	p, err := k.kind()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(k.opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	names, err := p.List()
+	if err != nil {
+		return fmt.Errorf("kind: list clusters: %w", err)
+	}
+	if !slices.Contains(names, KindClusterName) {
+		if err := writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion}); err != nil {
+			return err
+		}
+		fmt.Fprintf(k.opts.Log, "kind: creating cluster %s (%s)\n", KindClusterName, k.opts.KubeVersion)
+		if err := p.Create(KindClusterName,
+			kindcluster.CreateWithV1Alpha4Config(KindConfig(k.opts.KubeVersion)),
+			kindcluster.CreateWithKubeconfigPath(k.Kubeconfig()),
+			kindcluster.CreateWithWaitForReady(0),
+		); err != nil {
+			return fmt.Errorf("kind: create: %w", err)
+		}
+	}
+	if err := p.ExportKubeConfig(KindClusterName, k.Kubeconfig(), false); err != nil {
+		return fmt.Errorf("kind: export kubeconfig: %w", err)
+	}
+	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion})
+}
+
+func (k *Kind) LoadImage(ctx context.Context, archive string) error {
+	p, err := k.kind()
+	if err != nil {
+		return err
+	}
+	nodes, err := p.ListInternalNodes(KindClusterName)
+	if err != nil {
+		return fmt.Errorf("kind: load image: %w", err)
+	}
+	for _, n := range nodes {
+		f, err := os.Open(archive)
+		if err != nil {
+			return fmt.Errorf("kind: load image: %w", err)
+		}
+		err = nodeutils.LoadImageArchive(n, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("kind: load image %s into %s: %w", archive, n.String(), err)
+		}
+	}
+	return nil
+}
+
+func (k *Kind) CollectLogs(ctx context.Context, dir string) error {
+	p, err := k.kind()
+	if err != nil {
+		return err
+	}
+	if err := p.CollectLogs(KindClusterName, dir); err != nil {
+		return fmt.Errorf("kind: collect logs: %w", err)
+	}
+	return nil
+}
+
+func (k *Kind) Delete(ctx context.Context) error {
+	p, err := k.kind()
+	if err != nil {
+		return err
+	}
+	if err := p.Delete(KindClusterName, k.Kubeconfig()); err != nil {
+		return fmt.Errorf("kind: delete: %w", err)
+	}
+	for _, f := range []string{k.Kubeconfig(), filepath.Join(k.opts.Dir, stateFile)} {
+		if err := os.RemoveAll(f); err != nil {
+			return fmt.Errorf("kind: delete: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package cluster
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/yaml"
+)
+
+func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
+	raw, err := RenderKindConfig("v1.36.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read it back as kind would, so the test checks the YAML, not the struct.
+	var got v1alpha4.Cluster
+	if err := yaml.UnmarshalStrict(raw, &got); err != nil {
+		t.Fatalf("rendered config does not parse strictly: %v\n%s", err, raw)
+	}
+	if got.Kind != "Cluster" || got.APIVersion != "kind.x-k8s.io/v1alpha4" {
+		t.Errorf("type = %s/%s", got.APIVersion, got.Kind)
+	}
+	var workers, planes int
+	for _, n := range got.Nodes {
+		if n.Image != "kindest/node:v1.36.3" {
+			t.Errorf("node %s image = %q, want kindest/node:v1.36.3", n.Role, n.Image)
+		}
+		switch n.Role {
+		case v1alpha4.WorkerRole:
+			workers++
+			if n.Labels["node-type"] != "edge" {
+				t.Errorf("worker labels = %v, want node-type=edge", n.Labels)
+			}
+		case v1alpha4.ControlPlaneRole:
+			planes++
+			if _, ok := n.Labels["node-type"]; ok {
+				t.Errorf("control plane is labelled node-type: edge workloads could land on it")
+			}
+		}
+	}
+	if workers != 1 || planes != 1 {
+		t.Errorf("nodes: %d control planes, %d workers; want 1 and 1", planes, workers)
+	}
+}
+
+func TestKindContainerdPatchAddsWasmedgeHandler(t *testing.T) {
+	cfg := KindConfig("v1.30.4")
+	if len(cfg.ContainerdConfigPatches) != 1 {
+		t.Fatalf("patches = %q", cfg.ContainerdConfigPatches)
+	}
+	tree, err := toml.Load(cfg.ContainerdConfigPatches[0])
+	if err != nil {
+		t.Fatalf("patch is not TOML: %v", err)
+	}
+	// containerd's CRI plugin (config schema version 2, which kind's node
+	// images use) looks runtime handlers up by name under this path.
+	path := []string{"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "wasmedge", "runtime_type"}
+	got, ok := tree.GetPath(path).(string)
+	if !ok {
+		t.Fatalf("patch has no %s:\n%s", strings.Join(path, "."), cfg.ContainerdConfigPatches[0])
+	}
+	if got != "io.containerd.runc.v2" {
+		t.Errorf("wasmedge runtime_type = %q, want io.containerd.runc.v2", got)
+	}
+}

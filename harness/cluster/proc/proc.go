@@ -1,0 +1,146 @@
+// Package proc starts long-lived helper processes (etcd, kube-apiserver, the
+// Gatekeeper webhook) so that they outlive the command that started them, and
+// stops them later — possibly from another process, possibly after a crash — by
+// PID, never by name.
+//
+// A PID on its own is not a safe handle across processes: after a reboot or a
+// crash the number may belong to something else. Every process started here
+// therefore names a marker (a directory that belongs to this cluster) in its
+// command line, and Stop only signals a PID whose /proc/PID/cmdline still
+// contains that marker.
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Handle identifies a process started by the harness.
+type Handle struct {
+	Name   string `json:"name"`
+	PID    int    `json:"pid"`
+	Marker string `json:"marker"` // a string its command line must contain
+}
+
+// Start runs cmd in its own process group with stdout and stderr appended to
+// logPath, and returns without waiting for it. The process survives the exit
+// of its parent (it is not in the terminal's foreground group, and its output
+// goes to a file rather than a pipe that would break). marker must appear in
+// cmd's arguments.
+func Start(name string, cmd *exec.Cmd, logPath, marker string) (Handle, error) {
+	if !strings.Contains(strings.Join(cmd.Args, "\x00"), marker) {
+		return Handle{}, fmt.Errorf("start %s: marker %q is not in its arguments", name, marker)
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return Handle{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return Handle{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	defer logf.Close() // the child holds its own descriptor
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		return Handle{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	// Reap the child if it exits while we are still running, so it does not
+	// linger as a zombie that Alive would report as running.
+	go func() { _ = cmd.Wait() }()
+	return Handle{Name: name, PID: cmd.Process.Pid, Marker: marker}, nil
+}
+
+// Alive reports whether h's process is running and is still the process the
+// harness started (its command line contains the marker).
+func (h Handle) Alive() bool {
+	if h.PID <= 0 {
+		return false
+	}
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.PID), "cmdline"))
+	if err != nil || !bytes.Contains(raw, []byte(h.Marker)) {
+		return false
+	}
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.PID), "stat"))
+	if err != nil {
+		return false
+	}
+	// A zombie has exited; only its parent's wait is missing.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// Stop sends SIGTERM to h's process group, waits up to grace for it to exit,
+// then sends SIGKILL. Stopping a process that is already gone is not an error.
+func (h Handle) Stop(grace time.Duration) error {
+	if !h.Alive() {
+		return nil
+	}
+	signal := func(sig syscall.Signal) error {
+		// The process leads its own group (Setpgid), so -PID reaches any
+		// children it forked too.
+		err := syscall.Kill(-h.PID, sig)
+		if errors.Is(err, syscall.ESRCH) {
+			err = syscall.Kill(h.PID, sig)
+		}
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return err
+	}
+	if err := signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop %s (pid %d): %w", h.Name, h.PID, err)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !h.Alive() {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s (pid %d): %w", h.Name, h.PID, err)
+	}
+	for i := 0; i < 100 && h.Alive(); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h.Alive() {
+		return fmt.Errorf("kill %s (pid %d): still running", h.Name, h.PID)
+	}
+	return nil
+}
+
+// FindByMarker returns the PIDs of all processes whose command line contains
+// marker. It finds processes a crashed harness started but never recorded, and
+// the children that libraries such as envtest start without exposing a PID.
+func FindByMarker(marker string) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("scan processes: %w", err)
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		h := Handle{PID: pid, Marker: marker}
+		if h.Alive() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
