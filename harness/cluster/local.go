@@ -253,4 +253,3 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
-

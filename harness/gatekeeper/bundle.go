@@ -1,0 +1,154 @@
+package gatekeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// Roles of bundle objects, in the order they must be applied: a constraint's
+// kind exists only once its template is compiled, and expansion and mutation
+// objects should be live before anything relies on them.
+const (
+	roleTemplate = iota
+	roleConstraint
+	roleExpansion
+	roleMutator
+	roleOther
+)
+
+func role(o *unstructured.Unstructured) int {
+	group := o.GroupVersionKind().Group
+	switch {
+	case group == "templates.gatekeeper.sh" && o.GetKind() == "ConstraintTemplate":
+		return roleTemplate
+	case group == "constraints.gatekeeper.sh":
+		return roleConstraint
+	case group == "expansion.gatekeeper.sh":
+		return roleExpansion
+	case group == "mutations.gatekeeper.sh":
+		return roleMutator
+	}
+	return roleOther
+}
+
+// ApplyOrder sorts objects into the order ApplyBundle applies them; the sort
+// is stable so a bundle's own order survives within each role.
+func ApplyOrder(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := append([]*unstructured.Unstructured(nil), objs...)
+	sort.SliceStable(out, func(i, j int) bool { return role(out[i]) < role(out[j]) })
+	return out
+}
+
+// ApplyBundle applies a rendered policy bundle and waits until it is live:
+// every template compiled, every constraint enforced by the webhook, every
+// expansion template and mutator loaded. It returns what it applied.
+func (g *Gatekeeper) ApplyBundle(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	start := time.Now()
+	ordered := ApplyOrder(objs)
+	for i, o := range ordered {
+		// Wait for templates before the first constraint: applying
+		// constraints retries until their kind is served anyway, but a
+		// template that does not compile should fail here, with its error.
+		if role(o) != roleTemplate && (i == 0 || role(ordered[i-1]) == roleTemplate) {
+			if err := g.WaitLive(ctx, ordered[:i], timeout); err != nil {
+				return err
+			}
+		}
+		if _, err := g.Client.Apply(ctx, o, timeout); err != nil {
+			return fmt.Errorf("gatekeeper: bundle: %w", err)
+		}
+	}
+	if err := g.WaitLive(ctx, ordered, timeout); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.opts.Log, "gatekeeper: bundle of %d objects live after %s\n", len(objs), time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+// WaitLive waits until every object in objs is in effect, as Gatekeeper
+// reports it in the objects' status.
+func (g *Gatekeeper) WaitLive(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	pending := map[string]string{}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		clear(pending)
+		for _, o := range objs {
+			r := role(o)
+			if r == roleOther {
+				continue
+			}
+			live, err := g.Client.Get(ctx, o)
+			if err != nil {
+				pending[key(o)] = err.Error()
+				continue
+			}
+			why, err := notLive(live, r)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", key(o), err)
+			}
+			if why != "" {
+				pending[key(o)] = why
+			}
+		}
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		var lines []string
+		for k, why := range pending {
+			lines = append(lines, k+": "+why)
+		}
+		sort.Strings(lines)
+		return fmt.Errorf("gatekeeper: bundle not live: %w\n%s", err, strings.Join(lines, "\n"))
+	}
+	return nil
+}
+
+func key(o *unstructured.Unstructured) string { return o.GetKind() + "/" + o.GetName() }
+
+// notLive says why a live object is not yet in effect ("" when it is), or
+// returns an error Gatekeeper reported that waiting will not fix.
+func notLive(live *unstructured.Unstructured, r int) (string, error) {
+	byPod, _, _ := unstructured.NestedSlice(live.Object, "status", "byPod")
+	var errs []string
+	for _, p := range byPod {
+		m, _ := p.(map[string]any)
+		es, _ := m["errors"].([]any)
+		for _, e := range es {
+			em, _ := e.(map[string]any)
+			errs = append(errs, fmt.Sprint(em["message"]))
+		}
+	}
+	if len(errs) > 0 {
+		return "", errors.New(strings.Join(errs, "; "))
+	}
+	switch r {
+	case roleTemplate:
+		if created, _, _ := unstructured.NestedBool(live.Object, "status", "created"); !created {
+			return "template not created", nil
+		}
+		return "", nil
+	case roleConstraint, roleMutator:
+		if len(byPod) == 0 {
+			return "no status yet", nil
+		}
+		for _, p := range byPod {
+			m, _ := p.(map[string]any)
+			if enforced, _ := m["enforced"].(bool); !enforced {
+				return fmt.Sprintf("not enforced by %v", m["id"]), nil
+			}
+		}
+		return "", nil
+	case roleExpansion:
+		if len(byPod) == 0 {
+			return "no status yet", nil
+		}
+		return "", nil
+	}
+	return "", nil
+}

@@ -1,0 +1,539 @@
+package gatekeeper
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/edgetrace/edgetrace/harness/cluster"
+	"github.com/edgetrace/edgetrace/harness/cluster/proc"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const (
+	// DefaultVersion is the Gatekeeper release used when none is given.
+	DefaultVersion = "v3.23.1"
+	// Namespace is where Gatekeeper keeps its own objects.
+	Namespace = "gatekeeper-system"
+	// ValidatingWebhookName is the name Gatekeeper itself looks for when it
+	// syncs ValidatingAdmissionPolicy scope with its webhook (3.20+).
+	ValidatingWebhookName = "gatekeeper-validating-webhook-configuration"
+	MutatingWebhookName   = "gatekeeper-mutating-webhook-configuration"
+	// IgnoreLabel exempts a namespace from the webhooks, as in the chart.
+	IgnoreLabel = "admission.gatekeeper.sh/ignore"
+	podName     = "gatekeeper-local"
+)
+
+// Options configure an out-of-cluster Gatekeeper.
+type Options struct {
+	Version    string
+	Dir        string // state directory; Gatekeeper's files go to Dir/gatekeeper
+	Kubeconfig string
+	Tools      *cluster.Tools
+	// Mutation registers the mutating webhook as well.
+	Mutation bool
+	Log      io.Writer
+}
+
+// Gatekeeper is a Gatekeeper process on this host acting as the cluster's
+// admission webhook, audit and status controller.
+type Gatekeeper struct {
+	opts   Options
+	cfg    *rest.Config
+	kube   *kubernetes.Clientset
+	Client *Client
+}
+
+// state is recorded in Dir/gatekeeper/state.json so that `harness down` and a
+// restart of the webhook find the process and its ports.
+type state struct {
+	Version  string      `json:"version"`
+	Mutation bool        `json:"mutation"`
+	Port     int         `json:"port"`
+	Process  proc.Handle `json:"process"`
+}
+
+// New returns a handle on Gatekeeper for the cluster in opts.Kubeconfig.
+func New(opts Options) (*Gatekeeper, error) {
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper: %w", err)
+	}
+	opts.Dir = dir
+	cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper: %w", err)
+	}
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper: %w", err)
+	}
+	return &Gatekeeper{opts: opts, cfg: cfg, kube: kube, Client: c}, nil
+}
+
+func (g *Gatekeeper) home() string      { return filepath.Join(g.opts.Dir, "gatekeeper") }
+func (g *Gatekeeper) certDir() string   { return filepath.Join(g.home(), "certs") }
+func (g *Gatekeeper) saDir() string     { return filepath.Join(g.home(), "serviceaccount") }
+func (g *Gatekeeper) stateFile() string { return filepath.Join(g.home(), "state.json") }
+
+// LogPath is where the Gatekeeper process writes its log.
+func (g *Gatekeeper) LogPath() string { return filepath.Join(g.opts.Dir, "logs", "gatekeeper.log") }
+
+func (g *Gatekeeper) readState() (*state, error) {
+	raw, err := os.ReadFile(g.stateFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper state: %w", err)
+	}
+	var s state
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("gatekeeper state: %w", err)
+	}
+	return &s, nil
+}
+
+func (g *Gatekeeper) writeState(s *state) error {
+	raw, _ := json.MarshalIndent(s, "", "  ")
+	tmp := g.stateFile() + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return fmt.Errorf("gatekeeper state: %w", err)
+	}
+	if err := os.Rename(tmp, g.stateFile()); err != nil {
+		return fmt.Errorf("gatekeeper state: %w", err)
+	}
+	return nil
+}
+
+// Install makes Gatekeeper serve admission for the cluster: CRDs and
+// namespace, certificates, the webhook process, and webhook configurations
+// with failurePolicy Fail. A running install of the same version and mode is
+// reused; anything else a crashed run left is removed first.
+func (g *Gatekeeper) Install(ctx context.Context) error {
+	if s, err := g.readState(); err != nil {
+		return err
+	} else if s != nil && s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation {
+		if err := g.waitServing(ctx, s.Port, 30*time.Second); err == nil {
+			fmt.Fprintf(g.opts.Log, "gatekeeper: reusing running %s\n", s.Version)
+			return nil
+		}
+	}
+	if err := g.Uninstall(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	bin, err := g.opts.Tools.Path(ctx, "gatekeeper", g.opts.Version)
+	if err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	manifest, err := ReleaseManifest(ctx, g.opts.Version)
+	if err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	for _, o := range OutOfClusterObjects(manifest) {
+		if _, err := g.Client.Apply(ctx, o, 30*time.Second); err != nil {
+			return fmt.Errorf("gatekeeper: %w", err)
+		}
+		if o.GetKind() == "CustomResourceDefinition" {
+			if err := g.waitEstablished(ctx, o.GetName()); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.MkdirAll(g.home(), 0o755); err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	caPEM, err := writeCerts(g.certDir(), time.Now())
+	if err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	if err := g.writeServiceAccount(ctx); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	s := &state{Version: g.opts.Version, Mutation: g.opts.Mutation, Port: port}
+	if err := g.writeState(s); err != nil {
+		return err
+	}
+	h, err := g.startProcess(bin, port)
+	if err != nil {
+		return err
+	}
+	s.Process = h
+	if err := g.writeState(s); err != nil {
+		return err
+	}
+	if err := g.waitServing(ctx, port, 2*time.Minute); err != nil {
+		return fmt.Errorf("gatekeeper: %w (log: %s)", err, g.LogPath())
+	}
+	if err := g.applyWebhooks(ctx, caPEM, port, admissionv1.Fail); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.opts.Log, "gatekeeper: %s serving on 127.0.0.1:%d after %s\n", g.opts.Version, port, time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+func (g *Gatekeeper) waitEstablished(ctx context.Context, name string) error {
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	crd.SetName(name)
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		live, err := g.Client.Get(ctx, crd)
+		if err != nil {
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("gatekeeper: CRD %s not established: %w", name, err)
+	}
+	return nil
+}
+
+// writeServiceAccount gives the process the files of an in-cluster service
+// account. Gatekeeper before 3.19 detects the ValidatingAdmissionPolicy API
+// through rest.InClusterConfig only, so without them it never generates the
+// policies that keep enforcing when the webhook is down.
+func (g *Gatekeeper) writeServiceAccount(ctx context.Context) error {
+	const sa = "gatekeeper-admin"
+	_, err := g.kube.CoreV1().ServiceAccounts(Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("gatekeeper: service account: %w", err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "edgetrace-harness-gatekeeper-admin"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: Namespace}},
+	}
+	if _, err := g.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("gatekeeper: service account binding: %w", err)
+	}
+	exp := int64(7 * 24 * 3600)
+	tok, err := g.kube.CoreV1().ServiceAccounts(Namespace).CreateToken(ctx, sa, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("gatekeeper: service account token: %w", err)
+	}
+	if err := os.MkdirAll(g.saDir(), 0o700); err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	files := map[string][]byte{"token": []byte(tok.Status.Token), "ca.crt": g.cfg.CAData, "namespace": []byte(Namespace)}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(g.saDir(), name), data, 0o600); err != nil {
+			return fmt.Errorf("gatekeeper: %w", err)
+		}
+	}
+	return nil
+}
+
+// inClusterShim mounts the service-account files where client-go's
+// InClusterConfig reads them, inside a private mount namespace so that the
+// host's /run is untouched and the mount disappears with the process. The
+// last word is exec, so the recorded PID is Gatekeeper's own.
+const inClusterShim = `set -e
+mount -t tmpfs -o mode=0755 harness-run /run
+mkdir -p /run/secrets/kubernetes.io/serviceaccount
+cp "$0"/token "$0"/ca.crt "$0"/namespace /run/secrets/kubernetes.io/serviceaccount/
+exec "$@"`
+
+func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
+	ports := make([]int, 3)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+		}
+		ports[i] = p
+	}
+	args := []string{
+		"--kubeconfig=" + g.opts.Kubeconfig,
+		"--cert-dir=" + g.certDir(), // also the process's marker
+		"--disable-cert-rotation",
+		"--port=" + strconv.Itoa(port),
+		"--debug-use-fake-pod",
+		"--health-addr=127.0.0.1:" + strconv.Itoa(ports[0]),
+		"--metrics-addr=127.0.0.1:" + strconv.Itoa(ports[1]),
+		"--prometheus-port=" + strconv.Itoa(ports[2]),
+		// Audit every 5 s rather than 60 s so tests see violations quickly.
+		"--audit-interval=5",
+		"--log-denies",
+		// Generate ValidatingAdmissionPolicies and bindings from CEL
+		// templates (default on from 3.22, off in 3.17).
+		"--default-create-vap-for-templates=true",
+		"--default-create-vap-binding-for-constraints=true",
+		// No --operation: every operation this version has (webhook, audit,
+		// status, mutation and, from 3.20, generate) runs in this process.
+	}
+	var cmd *exec.Cmd
+	if os.Geteuid() == 0 {
+		shimArgs := append([]string{"-c", inClusterShim, g.saDir(), bin}, args...)
+		cmd = exec.Command("sh", shimArgs...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	} else {
+		fmt.Fprintf(g.opts.Log, "gatekeeper: not root, so no in-cluster service account; versions before 3.19 will not generate ValidatingAdmissionPolicies\n")
+		cmd = exec.Command(bin, args...)
+	}
+	host, port2, _ := net.SplitHostPort(hostPort(g.cfg.Host))
+	cmd.Env = append(os.Environ(),
+		"POD_NAME="+podName, "POD_NAMESPACE="+Namespace, "NAMESPACE="+Namespace, "CONTAINER_NAME=manager",
+		"KUBERNETES_SERVICE_HOST="+host, "KUBERNETES_SERVICE_PORT="+port2,
+	)
+	h, err := proc.Start("gatekeeper", cmd, g.LogPath(), g.certDir())
+	if err != nil {
+		return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+	}
+	return h, nil
+}
+
+// hostPort is the host:port of the API server URL in a rest.Config.
+func hostPort(rawURL string) string {
+	u, err := neturl.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return rawURL
+	}
+	return u.Host
+}
+
+// waitServing waits until the webhook answers TLS on 127.0.0.1:port with a
+// certificate our CA signed.
+func (g *Gatekeeper) waitServing(ctx context.Context, port int, timeout time.Duration) error {
+	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("webhook certs: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	url := fmt.Sprintf("https://127.0.0.1:%d/v1/admitlabel", port)
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		if s, _ := g.readState(); s != nil && s.Process.PID != 0 && !s.Process.Alive() {
+			return false, errors.New("gatekeeper process exited")
+		}
+		resp, err := c.Get(url)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			last = fmt.Errorf("%s: %s", url, resp.Status)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("webhook not serving: %w (last: %v)", err, last)
+	}
+	return nil
+}
+
+// applyWebhooks points the API server at the local process. The rules match
+// the chart's: every resource on CREATE and UPDATE, plus the
+// pods/ephemeralcontainers subresource that `kubectl debug` writes through.
+func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, policy admissionv1.FailurePolicyType) error {
+	none := admissionv1.SideEffectClassNone
+	timeout := int32(3)
+	ignored := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: IgnoreLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}
+	rules := []admissionv1.RuleWithOperations{{
+		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+		Rule:       admissionv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*", "pods/ephemeralcontainers"}},
+	}}
+	url := fmt.Sprintf("https://127.0.0.1:%d/v1/admit", port)
+	vwc := &admissionv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: ValidatingWebhookName},
+		Webhooks: []admissionv1.ValidatingWebhook{{
+			Name:                    "validation.gatekeeper.sh",
+			ClientConfig:            admissionv1.WebhookClientConfig{URL: &url, CABundle: caPEM},
+			Rules:                   rules,
+			FailurePolicy:           &policy,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1", "v1beta1"},
+			NamespaceSelector:       ignored,
+		}},
+	}
+	vw := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	if err := vw.Delete(ctx, vwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
+	}
+	if _, err := vw.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
+	}
+	if !g.opts.Mutation {
+		return nil
+	}
+	murl := fmt.Sprintf("https://127.0.0.1:%d/v1/mutate", port)
+	reinvoke := admissionv1.IfNeededReinvocationPolicy
+	mwc := &admissionv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: MutatingWebhookName},
+		Webhooks: []admissionv1.MutatingWebhook{{
+			Name:                    "mutation.gatekeeper.sh",
+			ClientConfig:            admissionv1.WebhookClientConfig{URL: &murl, CABundle: caPEM},
+			Rules:                   rules,
+			FailurePolicy:           &policy,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1", "v1beta1"},
+			NamespaceSelector:       ignored,
+			ReinvocationPolicy:      &reinvoke,
+		}},
+	}
+	mw := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if err := mw.Delete(ctx, mwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
+	}
+	if _, err := mw.Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
+	}
+	return nil
+}
+
+// StopWebhook kills the Gatekeeper process and makes its webhooks fail open,
+// as the chart's default failurePolicy Ignore does when Gatekeeper is down.
+// What still denies requests then is only what the API server enforces by
+// itself: the ValidatingAdmissionPolicies Gatekeeper generated.
+func (g *Gatekeeper) StopWebhook(ctx context.Context) error {
+	s, err := g.readState()
+	if err != nil || s == nil {
+		return fmt.Errorf("gatekeeper: stop webhook: not installed (%v)", err)
+	}
+	if err := s.Process.Stop(15 * time.Second); err != nil {
+		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
+	}
+	return g.applyWebhooks(ctx, caPEM, s.Port, admissionv1.Ignore)
+}
+
+// StartWebhook restarts a stopped Gatekeeper process on its recorded port and
+// restores failurePolicy Fail.
+func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
+	s, err := g.readState()
+	if err != nil || s == nil {
+		return fmt.Errorf("gatekeeper: start webhook: not installed (%v)", err)
+	}
+	if !s.Process.Alive() {
+		bin, err := g.opts.Tools.Path(ctx, "gatekeeper", s.Version)
+		if err != nil {
+			return fmt.Errorf("gatekeeper: %w", err)
+		}
+		if s.Process, err = g.startProcess(bin, s.Port); err != nil {
+			return err
+		}
+		if err := g.writeState(s); err != nil {
+			return err
+		}
+	}
+	if err := g.waitServing(ctx, s.Port, 2*time.Minute); err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("gatekeeper: start webhook: %w", err)
+	}
+	return g.applyWebhooks(ctx, caPEM, s.Port, admissionv1.Fail)
+}
+
+// Uninstall removes the webhook configurations first (so the API server stops
+// calling a webhook that is about to disappear), then stops the process and
+// removes Gatekeeper's files. It is safe to call when nothing is installed or
+// the cluster is already gone.
+func (g *Gatekeeper) Uninstall(ctx context.Context) error {
+	var errs []error
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, del := range []func() error{
+		func() error {
+			return g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(cctx, ValidatingWebhookName, metav1.DeleteOptions{})
+		},
+		func() error {
+			return g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(cctx, MutatingWebhookName, metav1.DeleteOptions{})
+		},
+	} {
+		if err := del(); err != nil && !apierrors.IsNotFound(err) && !isUnreachable(err) {
+			errs = append(errs, err)
+		}
+	}
+	s, err := g.readState()
+	errs = append(errs, err)
+	if s != nil {
+		errs = append(errs, s.Process.Stop(15*time.Second))
+	}
+	leftovers, err := proc.FindByMarker(g.certDir())
+	errs = append(errs, err)
+	for _, pid := range leftovers {
+		errs = append(errs, proc.Handle{Name: "gatekeeper", PID: pid, Marker: g.certDir()}.Stop(15*time.Second))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gatekeeper: uninstall: %w", err)
+	}
+	if err := os.RemoveAll(g.home()); err != nil {
+		return fmt.Errorf("gatekeeper: uninstall: %w", err)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+// isUnreachable reports a cluster that is already gone, which is what
+// Uninstall meets when `harness down` runs after a crash of the control plane.
+func isUnreachable(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED)
+}
