@@ -501,6 +501,20 @@ func (g *Gatekeeper) Uninstall(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, Teardown(g.opts.Dir))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gatekeeper: uninstall: %w", err)
+	}
+	return nil
+}
+
+// Teardown stops a local Gatekeeper process recorded under dir — and any
+// other process naming its certificate directory, left by a crashed run —
+// and removes its files, without talking to the API server. It is what
+// `harness down` uses, since the cluster goes away with it.
+func Teardown(dir string) error {
+	g := &Gatekeeper{opts: Options{Dir: dir}}
+	var errs []error
 	s, err := g.readState()
 	errs = append(errs, err)
 	if s != nil {
@@ -512,10 +526,10 @@ func (g *Gatekeeper) Uninstall(ctx context.Context) error {
 		errs = append(errs, proc.Handle{Name: "gatekeeper", PID: pid, Marker: g.certDir()}.Stop(15*time.Second))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("gatekeeper: uninstall: %w", err)
+		return fmt.Errorf("gatekeeper: teardown: %w", err)
 	}
 	if err := os.RemoveAll(g.home()); err != nil {
-		return fmt.Errorf("gatekeeper: uninstall: %w", err)
+		return fmt.Errorf("gatekeeper: teardown: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,74 @@
+package gatekeeper
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// InstallManifest installs Gatekeeper in-cluster from its release manifest,
+// as operators do, with the validating webhook made fail-closed (the chart's
+// default is failurePolicy Ignore). It is the kind provider's install.
+func (g *Gatekeeper) InstallManifest(ctx context.Context) error {
+	manifest, err := ReleaseManifest(ctx, g.opts.Version)
+	if err != nil {
+		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	for _, o := range FailClosed(manifest) {
+		if _, err := g.Client.Apply(ctx, o, time.Minute); err != nil {
+			return fmt.Errorf("gatekeeper: %w", err)
+		}
+	}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		deps, err := g.kube.AppsV1().Deployments(Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil || len(deps.Items) == 0 {
+			return false, nil
+		}
+		for _, d := range deps.Items {
+			if !available(&d) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("gatekeeper: deployments not available: %w", err)
+	}
+	return nil
+}
+
+func available(d *appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// FailClosed returns the manifest with every validating webhook's
+// failurePolicy set to Fail, leaving the input untouched.
+func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(manifest))
+	for i, o := range manifest {
+		out[i] = o
+		if o.GetKind() != "ValidatingWebhookConfiguration" {
+			continue
+		}
+		c := o.DeepCopy()
+		hooks, _, _ := unstructured.NestedSlice(c.Object, "webhooks")
+		for _, h := range hooks {
+			if m, ok := h.(map[string]any); ok {
+				m["failurePolicy"] = "Fail"
+			}
+		}
+		_ = unstructured.SetNestedSlice(c.Object, hooks, "webhooks")
+		out[i] = c
+	}
+	return out
+}

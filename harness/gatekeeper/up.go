@@ -1,0 +1,106 @@
+package gatekeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetrace/edgetrace/harness/cluster"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// UpOptions describe a governed cluster: a provider's cluster with
+// Gatekeeper installed and a bundle live.
+type UpOptions struct {
+	Provider    string // "local" (default) or "kind"
+	KubeVersion string
+	Version     string // Gatekeeper version
+	Mutation    bool
+	Dir         string // state directory, e.g. .harness
+	Root        string // repository root (hack/tools.sh)
+	Bundle      []*unstructured.Unstructured
+	Log         io.Writer
+}
+
+// Governed is a running governed cluster.
+type Governed struct {
+	Cluster    cluster.Provider
+	Gatekeeper *Gatekeeper
+}
+
+// Up brings a governed cluster up and returns once the bundle is live. Every
+// step reuses what is already running and healthy, so Up after Up is cheap,
+// and Up after a crash cleans up and starts over.
+func Up(ctx context.Context, o UpOptions) (*Governed, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	tools := &cluster.Tools{Root: o.Root}
+	if current, err := cluster.CurrentProvider(o.Dir); err != nil {
+		return nil, err
+	} else if current != "" && o.Provider != "" && current != o.Provider {
+		return nil, fmt.Errorf("a %s cluster is recorded in %s: run `harness down` first", current, o.Dir)
+	}
+	p, err := cluster.New(o.Provider, cluster.Options{Dir: o.Dir, KubeVersion: o.KubeVersion, Tools: tools, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Create(ctx); err != nil {
+		return nil, err
+	}
+	gk, err := New(Options{Version: o.Version, Dir: o.Dir, Kubeconfig: p.Kubeconfig(), Tools: tools, Mutation: o.Mutation, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	if p.Name() == "kind" {
+		err = gk.InstallManifest(ctx)
+	} else {
+		err = gk.Install(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Bundle) > 0 {
+		if err := gk.ApplyBundle(ctx, o.Bundle, 3*time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	return &Governed{Cluster: p, Gatekeeper: gk}, nil
+}
+
+// Down stops and removes everything Up started under dir. It needs no
+// running cluster and succeeds when there is nothing to remove.
+func Down(ctx context.Context, dir, root string, log io.Writer) error {
+	if log == nil {
+		log = io.Discard
+	}
+	var errs []error
+	errs = append(errs, Teardown(dir))
+	name, err := cluster.CurrentProvider(dir)
+	errs = append(errs, err)
+	if name == "" {
+		// No recorded cluster; a crash before the first state write may still
+		// have left local processes, which the local provider finds by marker.
+		name = "local"
+	}
+	p, err := cluster.New(name, cluster.Options{Dir: dir, Tools: &cluster.Tools{Root: root}, Log: log})
+	if err == nil {
+		err = p.Delete(ctx)
+	}
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Logs stay for post-mortems; everything else under dir is gone.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "logs" {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
