@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -217,15 +218,20 @@ const (
 	VALUES (?1, ?2, CASE WHEN ?2 = 0 THEN EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND is_declaration = 1) ELSE 0 END,
 		?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 	ON CONFLICT (event_id, is_declaration) DO NOTHING`
-	insertEPCSQL    = `INSERT OR IGNORE INTO event_epcs (epc, seq, role) VALUES (?, ?, ?)`
+	// Statements over many EPCs take them as one JSON array (json_each), so
+	// an event costs a handful of cgo calls instead of a few per EPC; the
+	// statement count, not SQLite's work, dominated capture cost.
+	insertEPCsSQL   = `INSERT OR IGNORE INTO event_epcs (epc, seq, role) SELECT value, ?2, ?3 FROM json_each(?1)`
 	insertOutboxSQL = `INSERT INTO outbox (event_seq, event_id, dedupe_key, payload, created_at) VALUES (?, ?, ?, ?, ?)`
 	supersedeSQL    = `UPDATE events SET superseded = 1 WHERE event_id = ? AND is_declaration = 0`
 	// upsertStateSQL moves an EPC only if the event is not older than what is
 	// known: events arrive out of order across sites. NULL means "the event
 	// does not say", so the previous value holds (bizLocation holds until
 	// contradicted).
+	// ("WHERE true" is SQLite's required disambiguation for an upsert
+	// whose rows come from a SELECT.)
 	upsertStateSQL = `INSERT INTO epc_state (epc, biz_location, biz_location_time, read_point, disposition, biz_step, event_time, event_id)
-	VALUES (?1, ?2, CASE WHEN ?2 IS NULL THEN NULL ELSE ?6 END, ?3, ?4, ?5, ?6, ?7)
+	SELECT value, ?2, CASE WHEN ?2 IS NULL THEN NULL ELSE ?6 END, ?3, ?4, ?5, ?6, ?7 FROM json_each(?1) WHERE true
 	ON CONFLICT (epc) DO UPDATE SET
 		biz_location      = coalesce(excluded.biz_location, biz_location),
 		biz_location_time = coalesce(excluded.biz_location_time, biz_location_time),
@@ -236,9 +242,9 @@ const (
 		event_id          = excluded.event_id
 	WHERE excluded.event_time >= epc_state.event_time`
 	setParentSQL = `UPDATE epc_state SET parent = ?1, parent_time = ?2
-	WHERE epc = ?3 AND (parent_time IS NULL OR parent_time <= ?2)`
+	WHERE epc IN (SELECT value FROM json_each(?3)) AND (parent_time IS NULL OR parent_time <= ?2)`
 	clearParentSQL = `UPDATE epc_state SET parent = NULL, parent_time = ?2
-	WHERE epc = ?3 AND (?1 = '' OR parent = ?1) AND (parent_time IS NULL OR parent_time <= ?2)`
+	WHERE epc IN (SELECT value FROM json_each(?3)) AND (?1 = '' OR parent = ?1) AND (parent_time IS NULL OR parent_time <= ?2)`
 	clearChildrenSQL = `UPDATE epc_state SET parent = NULL, parent_time = ?2
 	WHERE parent = ?1 AND (parent_time IS NULL OR parent_time <= ?2)`
 )
@@ -294,25 +300,20 @@ func (w *txWriter) insertEvent(ev *tracker.Event, captureID string, rt int64) (b
 	if err != nil {
 		return false, fmt.Errorf("insert event %s: %w", ev.ID, err)
 	}
-	add := func(list []string, role int) error {
-		for _, epc := range list {
-			if _, err := w.exec(insertEPCSQL, epc, seq, role); err != nil {
-				return fmt.Errorf("index event %s: %w", ev.ID, err)
-			}
-		}
-		return nil
-	}
 	if ev.ParentID != "" {
-		if err := add([]string{ev.ParentID}, tracker.RoleParent); err != nil {
-			return false, err
+		if _, err := w.exec(insertEPCsSQL, jsonList([]string{ev.ParentID}), seq, tracker.RoleParent); err != nil {
+			return false, fmt.Errorf("index event %s: %w", ev.ID, err)
 		}
 	}
 	for _, l := range []struct {
 		list []string
 		role int
 	}{{ev.EPCs, tracker.RoleEPC}, {ev.InputEPCs, tracker.RoleInput}, {ev.OutputEPCs, tracker.RoleOutput}, {ev.Classes, tracker.RoleClass}} {
-		if err := add(l.list, l.role); err != nil {
-			return false, err
+		if len(l.list) == 0 {
+			continue
+		}
+		if _, err := w.exec(insertEPCsSQL, jsonList(l.list), seq, l.role); err != nil {
+			return false, fmt.Errorf("index event %s: %w", ev.ID, err)
 		}
 	}
 	if _, err := w.exec(insertOutboxSQL, seq, ev.ID, ev.DedupeKey(), []byte(ev.Raw), rt); err != nil {
@@ -347,8 +348,8 @@ func (w *txWriter) applyState(ev *tracker.Event) error {
 		}
 		epcs = append(epcs, kids...)
 	}
-	for _, epc := range epcs {
-		if _, err := w.exec(upsertStateSQL, epc, nullable(ev.BizLocation), nullable(ev.ReadPoint),
+	if len(epcs) > 0 {
+		if _, err := w.exec(upsertStateSQL, jsonList(epcs), nullable(ev.BizLocation), nullable(ev.ReadPoint),
 			nullable(ev.Disposition), nullable(ev.BizStep), t, ev.ID); err != nil {
 			return err
 		}
@@ -357,31 +358,31 @@ func (w *txWriter) applyState(ev *tracker.Event) error {
 	case ev.Type == tracker.AggregationEvent && ev.ParentID != "":
 		switch ev.Action {
 		case tracker.ActionAdd, tracker.ActionObserve:
-			for _, c := range ev.EPCs {
-				if _, err := w.exec(setParentSQL, ev.ParentID, t, c); err != nil {
-					return err
-				}
+			if len(ev.EPCs) > 0 {
+				_, err := w.exec(setParentSQL, ev.ParentID, t, jsonList(ev.EPCs))
+				return err
 			}
 		case tracker.ActionDelete:
 			if len(ev.EPCs) == 0 { // no children listed: disaggregate everything
 				_, err := w.exec(clearChildrenSQL, ev.ParentID, t)
 				return err
 			}
-			for _, c := range ev.EPCs {
-				if _, err := w.exec(clearParentSQL, ev.ParentID, t, c); err != nil {
-					return err
-				}
-			}
+			_, err := w.exec(clearParentSQL, ev.ParentID, t, jsonList(ev.EPCs))
+			return err
 		}
-	case ev.Type == tracker.ObjectEvent && ev.Action == tracker.ActionDelete:
+	case ev.Type == tracker.ObjectEvent && ev.Action == tracker.ActionDelete && len(ev.EPCs) > 0:
 		// Decommissioned or destroyed: it is no longer inside anything.
-		for _, c := range ev.EPCs {
-			if _, err := w.exec(clearParentSQL, "", t, c); err != nil {
-				return err
-			}
-		}
+		_, err := w.exec(clearParentSQL, "", t, jsonList(ev.EPCs))
+		return err
 	}
 	return nil
+}
+
+// jsonList encodes EPCs for json_each. The strings were validated (no
+// control characters) but may hold quotes, so this is real JSON encoding.
+func jsonList(list []string) string {
+	b, _ := json.Marshal(list) // []string cannot fail
+	return string(b)
 }
 
 func (w *txWriter) children(parent string) ([]string, error) {

@@ -122,6 +122,12 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	s.writer.SetMaxOpenConns(1)
+	// Checkpoint every ~32 MiB of WAL instead of SQLite's 4 MiB: each
+	// checkpoint syncs the database file, and random B-tree updates
+	// (epc_state) dirty the same pages again and again between checkpoints.
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint=8192"); err != nil {
+		return fmt.Errorf("set checkpoint interval: %w", err)
+	}
 	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)

@@ -33,6 +33,8 @@ CREATE TABLE event_epcs (
 
 -- Current state per EPC, maintained in the capture transaction so tracking
 -- is a point lookup. Each field holds until a newer event carries it.
+-- A rowid table, not WITHOUT ROWID: rows are wide (~200 bytes) and upserts
+-- measured twice as fast this way.
 CREATE TABLE epc_state (
 	epc               TEXT PRIMARY KEY,
 	biz_location      TEXT,
@@ -44,7 +46,7 @@ CREATE TABLE epc_state (
 	event_id          TEXT    NOT NULL,
 	parent            TEXT,
 	parent_time       INTEGER
-) WITHOUT ROWID;
+);
 CREATE INDEX epc_state_by_parent ON epc_state (parent) WHERE parent IS NOT NULL;
 
 CREATE TABLE captures (

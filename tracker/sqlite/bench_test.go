@@ -1,0 +1,57 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/edgetrace/edgetrace/tracker"
+	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
+)
+
+// BenchmarkCaptureDocuments stores 100-event documents from parallel
+// clients, decoding included: the store-side cost of POST /capture.
+// Reports events/s.
+func BenchmarkCaptureDocuments(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(b.TempDir(), "t.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const per = 100
+	docs := make(chan []byte, 64)
+	go func() {
+		g := epcisgen.New(epcisgen.Config{Seed: 1})
+		for {
+			docs <- g.Document(per)
+		}
+	}()
+	b.SetParallelism(benchPar)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			evs, err := tracker.DecodeDocument(<-docs)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.Capture(context.Background(), evs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
+}
+
+var benchPar = envInt("BENCH_PAR", 8)
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
