@@ -3,23 +3,16 @@ package report
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/edgetrace/edgetrace/harness/policy"
 )
 
 // Text writes a table with one row per object and one indented line per
-// violation, then a one-line summary.
+// violation under it, then a one-line summary.
 func Text(w io.Writer, results []policy.Result) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERDICT\tOBJECT\tFILE")
-	denied := 0
-	for _, r := range results {
-		verdict := "allowed"
-		if !r.Allowed {
-			verdict = "DENIED"
-			denied++
-		}
+	objects := make([]string, len(results))
+	width := len("OBJECT")
+	for i, r := range results {
 		obj := r.Object.Kind + " " + r.Object.Name
 		if r.Object.Namespace != "" {
 			obj = r.Object.Kind + " " + r.Object.Namespace + "/" + r.Object.Name
@@ -27,14 +20,21 @@ func Text(w io.Writer, results []policy.Result) error {
 		if r.Operation != "" {
 			obj += " (" + r.Operation + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s:%d\n", verdict, obj, r.File, r.Line)
-		for _, v := range r.Violations {
-			// No tabs: a violation line must not widen the table's columns.
-			fmt.Fprintf(tw, "    %s %s: %s\n", v.EnforcementAction, v.Constraint, v.Message)
-		}
+		objects[i] = obj
+		width = max(width, len(obj))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	fmt.Fprintf(w, "%-8s %-*s %s\n", "VERDICT", width, "OBJECT", "FILE")
+	denied := 0
+	for i, r := range results {
+		verdict := "allowed"
+		if !r.Allowed {
+			verdict = "DENIED"
+			denied++
+		}
+		fmt.Fprintf(w, "%-8s %-*s %s:%d\n", verdict, width, objects[i], r.File, r.Line)
+		for _, v := range r.Violations {
+			fmt.Fprintf(w, "    %s %s: %s\n", v.EnforcementAction, v.Constraint, v.Message)
+		}
 	}
 	_, err := fmt.Fprintf(w, "%d objects: %d allowed, %d denied\n", len(results), len(results)-denied, denied)
 	return err
