@@ -1,0 +1,333 @@
+package amqp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+// ConsumerOptions configure a Consumer. URL and Store are required.
+type ConsumerOptions struct {
+	URL   string
+	Queue string // default DefaultQueue
+	// Store receives the events. It must be idempotent on the dedupe key
+	// (tracker.CaptureService's contract): redeliveries and re-publishes
+	// are normal and must not become second rows.
+	Store tracker.CaptureService
+	// Prefetch is the window of unacked deliveries. Default 4000.
+	Prefetch int
+	// BatchSize bounds the events stored in one commit. Default 2000.
+	BatchSize int
+	// Heartbeat is the AMQP heartbeat; default DefaultHeartbeat.
+	Heartbeat time.Duration
+	// MaxBackoff caps the reconnect backoff. Default 10s.
+	MaxBackoff time.Duration
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+}
+
+// Consumer stores deliveries from the sync queue, acking each only after the
+// store committed it.
+type Consumer struct {
+	o   ConsumerOptions
+	log *slog.Logger
+	m   consumerMetrics
+
+	mu           sync.Mutex
+	connected    bool
+	lastConsumed time.Time
+	lastErr      string
+	reconnects   uint64
+}
+
+type consumerMetrics struct {
+	events      *prometheus.CounterVec
+	sites       *prometheus.CounterVec
+	batch       prometheus.Histogram
+	redelivered prometheus.Counter
+	reconnects  prometheus.Counter
+}
+
+// HubState is the consumer's state as /healthz shows it.
+type HubState struct {
+	Broker       string    `json:"broker"`
+	Queue        string    `json:"queue"`
+	Connected    bool      `json:"connected"`
+	LastConsumed time.Time `json:"lastConsumed,omitzero"`
+	LastError    string    `json:"lastError,omitempty"`
+	Reconnects   uint64    `json:"reconnects"`
+}
+
+// NewConsumer returns a Consumer; it does not connect until Run.
+func NewConsumer(o ConsumerOptions) *Consumer {
+	if o.Queue == "" {
+		o.Queue = DefaultQueue
+	}
+	if o.Prefetch <= 0 {
+		o.Prefetch = 4000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 2000
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Consumer{o: o, log: o.Log.With("component", "hub")}
+	c.m = consumerMetrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tracker_hub_events_total",
+			Help: "Deliveries by outcome: stored (new), duplicate (already stored) or rejected (dead-lettered)."}, []string{"result"}),
+		sites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tracker_hub_site_deliveries_total",
+			Help: "Deliveries committed, by the edge site that captured them."}, []string{"site"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tracker_hub_commit_duration_seconds",
+			Help: "Time to store one batch of deliveries durably.", Buckets: syncBuckets}),
+		redelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "tracker_hub_redelivered_total", Help: "Deliveries the broker flagged as redelivered."}),
+		reconnects:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tracker_hub_reconnects_total", Help: "Broker sessions started after a failed or lost one."}),
+	}
+	if r := o.Registerer; r != nil {
+		r.MustRegister(c.m.events, c.m.sites, c.m.batch, c.m.redelivered, c.m.reconnects,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tracker_hub_connected", Help: "1 while a broker session is up."},
+				func() float64 {
+					if c.State().Connected {
+						return 1
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tracker_hub_last_consumed_timestamp_seconds", Help: "Unix time of the last committed batch."},
+				func() float64 {
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					if c.lastConsumed.IsZero() {
+						return 0
+					}
+					return float64(c.lastConsumed.UnixNano()) / 1e9
+				}))
+	}
+	return c
+}
+
+// State returns the consumer's current state.
+func (c *Consumer) State() HubState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return HubState{Broker: Redact(c.o.URL), Queue: c.o.Queue, Connected: c.connected,
+		LastConsumed: c.lastConsumed, LastError: c.lastErr, Reconnects: c.reconnects}
+}
+
+// Run consumes until ctx is done, reconnecting for as long as it takes.
+// Deliveries not yet acked when it returns are redelivered to the next run.
+func (c *Consumer) Run(ctx context.Context) error {
+	bo := backoff{max: max(c.o.MaxBackoff, minBackoff)}
+	for {
+		connected, err := c.session(ctx)
+		c.mu.Lock()
+		c.connected = false
+		if err != nil {
+			c.lastErr = err.Error()
+		}
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if tracker.ErrorCode(err) == tracker.EUNAVAILABLE {
+			return fmt.Errorf("hub: %w", err)
+		}
+		if connected {
+			bo.reset()
+		}
+		d := bo.next()
+		c.log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(d):
+		}
+		c.m.reconnects.Inc()
+		c.mu.Lock()
+		c.reconnects++
+		c.mu.Unlock()
+	}
+}
+
+func (c *Consumer) session(ctx context.Context) (bool, error) {
+	conn, err := dial(c.o.URL, "tracker-hub", c.o.Heartbeat)
+	if err != nil {
+		return false, err
+	}
+	defer conn.CloseDeadline(time.Now().Add(2 * time.Second))
+	connClosed := conn.NotifyClose(make(chan *amqp091.Error, 1))
+	ch, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open channel: %w", err)
+	}
+	if err := declare(ch, c.o.Queue); err != nil {
+		return false, err
+	}
+	if err := ch.Qos(c.o.Prefetch, 0, false); err != nil {
+		return false, fmt.Errorf("set prefetch: %w", err)
+	}
+	deliveries, err := ch.Consume(c.o.Queue, "", false, false, false, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("consume %s: %w", c.o.Queue, err)
+	}
+	c.mu.Lock()
+	c.connected, c.lastErr = true, ""
+	c.mu.Unlock()
+	c.log.Info("broker session up", "broker", Redact(c.o.URL), "queue", c.o.Queue)
+
+	batch := make([]amqp091.Delivery, 0, c.o.BatchSize)
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case e := <-connClosed:
+			if e == nil {
+				return true, errors.New("broker connection closed")
+			}
+			return true, fmt.Errorf("broker connection lost: %w", e)
+		case d, ok := <-deliveries:
+			if !ok {
+				return true, errors.New("delivery channel closed")
+			}
+			// Take whatever else has already arrived: batches grow with the
+			// load (the prefetch window fills while a commit runs), and an
+			// idle hub stores each event without waiting.
+			batch = append(batch[:0], d)
+		fill:
+			for len(batch) < c.o.BatchSize {
+				select {
+				case d, ok := <-deliveries:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, d)
+				default:
+					break fill
+				}
+			}
+			if err := c.store(ch, batch); err != nil {
+				return true, err
+			}
+		}
+	}
+}
+
+// store commits a batch and then settles every delivery in it. A batch the
+// store cannot take for a transient reason is left unacked and the session
+// ends, so the broker redelivers it.
+func (c *Consumer) store(ch *amqp091.Channel, batch []amqp091.Delivery) error {
+	events := make([]*tracker.Event, 0, len(batch))
+	good := make([]amqp091.Delivery, 0, len(batch))
+	for _, d := range batch {
+		if d.Redelivered {
+			c.m.redelivered.Inc()
+		}
+		ev, err := decodeDelivery(d)
+		if err != nil {
+			if err := c.reject(ch, d, err); err != nil {
+				return err
+			}
+			continue
+		}
+		events = append(events, ev)
+		good = append(good, d)
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	// The commit must finish once begun even if the hub is stopping: the
+	// acks after it are what make the work count.
+	ctx := context.Background()
+	t0 := time.Now()
+	job, err := c.o.Store.Capture(ctx, events)
+	switch tracker.ErrorCode(err) {
+	case "":
+		c.m.batch.Observe(time.Since(t0).Seconds())
+		c.count(good, job.StoredCount)
+		if err := ch.Ack(good[len(good)-1].DeliveryTag, true); err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+	case tracker.ECONFLICT, tracker.EINVALID:
+		// One event poisons the all-or-nothing batch: store one by one so
+		// only the culprit is dead-lettered.
+		for i, ev := range events {
+			job, err := c.o.Store.Capture(ctx, []*tracker.Event{ev})
+			switch tracker.ErrorCode(err) {
+			case "":
+				c.count(good[i:i+1], job.StoredCount)
+				if err := ch.Ack(good[i].DeliveryTag, false); err != nil {
+					return fmt.Errorf("ack: %w", err)
+				}
+			case tracker.ECONFLICT, tracker.EINVALID:
+				if err := c.reject(ch, good[i], err); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("store event %s: %w", ev.ID, err)
+			}
+		}
+	default:
+		return fmt.Errorf("store batch: %w", err)
+	}
+	c.mu.Lock()
+	c.lastConsumed = time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Consumer) count(ds []amqp091.Delivery, stored int) {
+	c.m.events.WithLabelValues("stored").Add(float64(stored))
+	c.m.events.WithLabelValues("duplicate").Add(float64(len(ds) - stored))
+	for _, d := range ds {
+		// Sites are few (one per edge), so the label stays bounded.
+		c.m.sites.WithLabelValues(site(d)).Inc()
+	}
+}
+
+func (c *Consumer) reject(ch *amqp091.Channel, d amqp091.Delivery, why error) error {
+	c.log.Error("dead-lettering a delivery the hub cannot store", "message_id", d.MessageId,
+		"site", site(d), "err", why, "queue", RejectedQueue(c.o.Queue))
+	c.m.events.WithLabelValues("rejected").Inc()
+	if err := ch.Nack(d.DeliveryTag, false, false); err != nil {
+		return fmt.Errorf("nack: %w", err)
+	}
+	return nil
+}
+
+func site(d amqp091.Delivery) string {
+	s, _ := d.Headers[HeaderSite].(string)
+	return s
+}
+
+// decodeDelivery validates a delivery as the edge's API validated the
+// event, and checks that its ID and dedupe key agree with the headers, so a
+// body that was altered or mislabelled is caught rather than stored.
+func decodeDelivery(d amqp091.Delivery) (*tracker.Event, error) {
+	if v, _ := d.Headers[HeaderSchema].(string); v != SchemaVersion {
+		return nil, fmt.Errorf("schema version %q, want %q", v, SchemaVersion)
+	}
+	ev, err := tracker.DecodeEvent(d.Body)
+	if err != nil {
+		return nil, err
+	}
+	if ev.ID != d.MessageId {
+		return nil, fmt.Errorf("body eventID %q differs from message ID %q", ev.ID, d.MessageId)
+	}
+	if k, _ := d.Headers[HeaderDedupeKey].(string); k != ev.DedupeKey() {
+		return nil, fmt.Errorf("body dedupe key %q differs from header %q", ev.DedupeKey(), k)
+	}
+	return ev, nil
+}
