@@ -18,9 +18,9 @@ fi
 # Lines of non-test Rego that no test evaluated, as file:first-last.
 gaps="$("${OPA}" eval --format=raw --stdin-input \
 	'concat("\n", sort([sprintf("%s:%d-%d", [name, r.start.row, r.end.row]) |
-		some name, file in input.files
+		file := input.files[name]
 		not endswith(name, "_test.rego")
-		some r in file.not_covered
+		r := file.not_covered[_]
 	]))' <"${report}")"
 total="$("${OPA}" eval --format=raw --stdin-input 'sprintf("%v", [input.coverage])' <"${report}")"
 
