@@ -1,11 +1,11 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"slices"
 	"syscall"
@@ -27,7 +27,8 @@ func ColdStart(ctx context.Context, bin string, args []string, runs int) ([]time
 		addr := ln.Addr().String()
 		ln.Close()
 		cmd := exec.CommandContext(ctx, bin, append(slices.Clone(args), "--listen", addr)...)
-		cmd.Stderr = os.Stderr
+		var logs bytes.Buffer
+		cmd.Stderr = &logs // shown only if the run fails
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("cold start run %d: %w", i, err)
@@ -37,7 +38,7 @@ func ColdStart(ctx context.Context, bin string, args []string, runs int) ([]time
 			if time.Since(start) > 10*time.Second {
 				cmd.Process.Kill()
 				cmd.Wait()
-				return nil, fmt.Errorf("cold start run %d: not ready after 10s", i)
+				return nil, fmt.Errorf("cold start run %d: not ready after 10s:\n%s", i, logs.String())
 			}
 			resp, err := client.Get("http://" + addr + "/readyz")
 			if err == nil {
@@ -54,7 +55,7 @@ func ColdStart(ctx context.Context, bin string, args []string, runs int) ([]time
 		out = append(out, ready)
 		cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
-			return nil, fmt.Errorf("cold start run %d: exit after SIGTERM: %w", i, err)
+			return nil, fmt.Errorf("cold start run %d: exit after SIGTERM: %w\n%s", i, err, logs.String())
 		}
 	}
 	return out, nil

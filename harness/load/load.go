@@ -205,6 +205,9 @@ loop:
 			if !ok {
 				break loop
 			}
+			if r.Code == 0 && r.Error == vegeta.ErrNoTargets.Error() {
+				continue // the event budget is spent: an end marker, not a request
+			}
 			m.Add(r)
 		case <-done:
 			atk.Stop()

@@ -31,6 +31,11 @@ func (g *Generation) load() uint64 { return g.n.Load() }
 
 const shards = 32
 
+// DefaultMaxEntries bounds the cache to roughly 40 MiB (an answer with a
+// two-level containment chain is about 600 bytes on the heap), inside the
+// pod's 128 MiB memory request together with SQLite's page caches.
+const DefaultMaxEntries = 65536
+
 type entry struct {
 	loc     *tracker.Location
 	gen     uint64
@@ -56,11 +61,10 @@ type Cache struct {
 }
 
 // New returns a cache in front of next. Entries live at most ttl and the
-// cache holds at most maxEntries (0 means 1,000,000, about 300 MiB worst case
-// with long identifiers; far less for typical EPCs).
+// cache holds at most maxEntries (0 means DefaultMaxEntries).
 func New(next tracker.TrackingService, gen *Generation, ttl time.Duration, maxEntries int) *Cache {
 	if maxEntries <= 0 {
-		maxEntries = 1_000_000
+		maxEntries = DefaultMaxEntries
 	}
 	c := &Cache{next: next, gen: gen, ttl: ttl, max: max(1, maxEntries/shards), seed: maphash.MakeSeed(), now: time.Now}
 	for i := range c.shards {

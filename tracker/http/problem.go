@@ -1,7 +1,9 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -36,6 +38,11 @@ type Problem struct {
 // writeError answers with the problem document for err and logs internal
 // errors (the only place they are logged).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The client went away or the server is shutting down: not a fault
+		// to log, and the answer is likely unread anyway.
+		err = tracker.Errorf(tracker.EUNAVAILABLE, "request cancelled")
+	}
 	code := tracker.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {

@@ -69,9 +69,11 @@ const driverName = "sqlite3_tracker"
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			// 16 MiB page cache per connection and memory-mapped reads: the
-			// hot set (epc_state, indexes) then costs no read syscalls.
-			_, err := c.Exec("PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;", nil)
+			// 4 MiB page cache per reader, no mmap: memory-mapped pages of a
+			// multi-GiB store would count against the pod's RSS, while pread
+			// goes through the kernel's page cache, which does not. The
+			// writer raises its own cache (see open).
+			_, err := c.Exec("PRAGMA cache_size=-4096; PRAGMA temp_store=MEMORY;", nil)
 			return err
 		},
 	})
@@ -125,8 +127,10 @@ func (s *Store) open(ctx context.Context) error {
 	// Checkpoint every ~32 MiB of WAL instead of SQLite's 4 MiB: each
 	// checkpoint syncs the database file, and random B-tree updates
 	// (epc_state) dirty the same pages again and again between checkpoints.
-	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint=8192"); err != nil {
-		return fmt.Errorf("set checkpoint interval: %w", err)
+	// The writer touches the upper levels of every B-tree on every capture;
+	// 16 MiB keeps them resident.
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint=8192; PRAGMA cache_size=-16384"); err != nil {
+		return fmt.Errorf("set writer pragmas: %w", err)
 	}
 	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxLifetime(0)

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmarks the tracker on this machine and prints the figures issue 4 asks
+# for, each beside a baseline measured in the same run (a bare net/http
+# handler under the same wrk settings), so numbers from a busy or different
+# machine can still be compared as ratios.
+#
+#   hack/bench-tracker.sh                  # 1,000,000-event store, ~10 minutes
+#   EVENTS=100000 DURATION=5s hack/bench-tracker.sh   # quick look
+#
+# Steps: cold start on an empty store; preload EVENTS events as 100-event
+# documents (the capture figure); single-event POSTs; GET /epcs/{epc}/location
+# for random preloaded EPCs flat out with wrk (1 thread, 32 connections) and
+# open-loop at RATE req/s with vegeta (harness load), cache on and off; RSS
+# high-water mark; cold start on the preloaded store.
+set -o errexit -o nounset -o pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+EVENTS=${EVENTS:-1000000}
+DURATION=${DURATION:-15s}
+RATE=${RATE:-20000}
+WORK=${WORK:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
+PORT=${PORT:-18090}
+BASE_PORT=$((PORT + 1))
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+echo "workdir $WORK" >&2
+go build -o "$WORK/tracker" ./tracker/cmd/tracker
+go build -o "$WORK/harness" ./harness/cmd/harness
+H="$WORK/harness"
+
+TPID=
+cleanup() {
+  [[ -n "$TPID" ]] && kill -TERM "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null || true
+  [[ -n "${BPID:-}" ]] && kill "$BPID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_ready() {
+  for _ in $(seq 1 500); do
+    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.02
+  done
+  echo "server on :$1 not ready" >&2
+  return 1
+}
+
+start_tracker() { # env assignments...
+  env "$@" "$WORK/tracker" serve --listen "127.0.0.1:$PORT" --db "$WORK/bench.db" --site bench 2>>"$WORK/tracker.log" &
+  TPID=$!
+  wait_ready "$PORT"
+}
+
+stop_tracker() {
+  kill -TERM "$TPID"
+  wait "$TPID" || true
+  TPID=
+}
+
+rss_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$TPID/status"; }
+
+wrk_rps() { # url [lua script + paths]
+  local out
+  if [[ $# -gt 1 ]]; then
+    out=$(wrk -t1 -c32 -d"$DURATION" -s "$2" "$1" -- "$3")
+  else
+    out=$(wrk -t1 -c32 -d"$DURATION" "$1")
+  fi
+  echo "$out" >>"$WORK/wrk.log"
+  if grep -q 'Non-2xx' <<<"$out"; then echo "wrk saw errors: $(grep Non-2xx <<<"$out")" >&2; fi
+  awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out"
+}
+
+cat >"$WORK/paths.lua" <<'LUA'
+local paths = {}
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+LUA
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Baseline: a bare net/http handler, same wrk settings.
+"$H" load baseline-server --listen "127.0.0.1:$BASE_PORT" &
+BPID=$!
+wait_ready_base() { for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$BASE_PORT/" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
+wait_ready_base
+BASE_RPS=$(wrk_rps "http://127.0.0.1:$BASE_PORT/")
+echo "baseline bare net/http: ${BASE_RPS} req/s (wrk -t1 -c32 -d$DURATION)"
+
+COLD_EMPTY=$("$H" load cold-start --bin "$WORK/tracker" --db "$WORK/empty.db" --runs 21)
+echo "$COLD_EMPTY"
+
+start_tracker
+echo "== preload: $EVENTS events as 100-event documents, flat out, 16 in flight"
+CAPTURE=$("$H" load --url "http://127.0.0.1:$PORT" --scenario capture --events "$EVENTS" --duration 0 --workers 16 --seed 1)
+echo "$CAPTURE"
+echo "== single-event POST /events, flat out, 32 in flight"
+SINGLE=$("$H" load --url "http://127.0.0.1:$PORT" --scenario event --duration "$DURATION" --workers 32 --seed 2)
+echo "$SINGLE"
+echo "store on disk: $(du -sh "$WORK"/bench.db* | awk '{print $1}' | paste -sd+)"
+"$H" load paths --seed 1 --preload "$EVENTS" --n 100000 --out "$WORK/paths.txt"
+stop_tracker
+
+for cache in true false; do
+  start_tracker cache_enabled=$cache
+  wrk -t1 -c32 -d3s -s "$WORK/paths.lua" "http://127.0.0.1:$PORT" -- "$WORK/paths.txt" >/dev/null # warm up
+  RPS=$(wrk_rps "http://127.0.0.1:$PORT" "$WORK/paths.lua" "$WORK/paths.txt")
+  BASE_RPS2=$(wrk_rps "http://127.0.0.1:$BASE_PORT/")
+  echo "location cache_enabled=$cache: ${RPS} req/s max (wrk -t1 -c32), baseline now ${BASE_RPS2} req/s, ratio $(awk -v a="$RPS" -v b="$BASE_RPS2" 'BEGIN {printf "%.2f", a/b}')"
+  OPEN=$("$H" load --url "http://127.0.0.1:$PORT" --scenario location --rate "$RATE" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
+  echo "location cache_enabled=$cache open loop: $OPEN"
+  echo "tracker RSS high-water mark (cache_enabled=$cache, after load): $(rss_mib) MiB"
+  stop_tracker
+done
+
+"$H" load cold-start --bin "$WORK/tracker" --db "$WORK/bench.db" --runs 11
+echo "done; logs in $WORK"
