@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		check   func(config) bool
+		wantErr []string // substrings the error must name
+	}{
+		{name: "defaults run with no setup", check: func(c config) bool {
+			return c.Listen == ":8080" && c.DB == "tracker.db" && c.Site != "" && c.TrackingEnabled && c.CacheEnabled &&
+				c.CacheTTL == 300*time.Second && !c.SyncEnabled && c.SyncInterval == 10*time.Second
+		}},
+		{name: "case study ConfigMap", env: map[string]string{"TRACKING_ENABLED": "true", "sync_enabled": "true", "sync_interval": "10s", "cache_enabled": "true", "cache_ttl": "300s"},
+			check: func(c config) bool { return c.SyncEnabled && c.CacheTTL == 300*time.Second }},
+		{name: "tracking off", env: map[string]string{"TRACKING_ENABLED": "false"}, check: func(c config) bool { return !c.TrackingEnabled }},
+		{name: "flags beat env", env: map[string]string{"TRACKER_LISTEN": ":1", "TRACKER_DB": "/env.db", "TRACKER_SITE": "env"},
+			args:  []string{"--listen", ":2", "--db", "/flag.db"},
+			check: func(c config) bool { return c.Listen == ":2" && c.DB == "/flag.db" && c.Site == "env" }},
+		{name: "bad bool", env: map[string]string{"TRACKING_ENABLED": "yes please"}, wantErr: []string{`TRACKING_ENABLED="yes please"`}},
+		{name: "bad duration", env: map[string]string{"cache_ttl": "300"}, wantErr: []string{`cache_ttl="300"`}},
+		{name: "negative interval", env: map[string]string{"sync_interval": "-1s"}, wantErr: []string{`sync_interval="-1s"`}},
+		{name: "every problem at once", env: map[string]string{"cache_enabled": "maybe", "sync_enabled": "2", "TRACKER_MAX_BODY": "lots"},
+			wantErr: []string{`cache_enabled="maybe"`, `sync_enabled="2"`, `TRACKER_MAX_BODY="lots"`}},
+		{name: "stray argument", args: []string{"extra"}, wantErr: []string{`"extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(tt.args, func(k string) string { return tt.env[k] })
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("no error, want one naming %v", tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not name %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package tracker_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+const ev = `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:epc:id:sgtin:1.1.1"],"bizStep":"urn:epcglobal:cbv:bizstep:commissioning","ext:x":{"b":1,"a":[1.50,"x"]}}`
+
+func TestAssignedIDIsDeterministic(t *testing.T) {
+	a, err := tracker.DecodeEvent([]byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same content, different member order and whitespace.
+	reordered := `{ "ext:x": {"a":[1.50, "x"], "b":1}, "bizStep":"urn:epcglobal:cbv:bizstep:commissioning", "epcList":["urn:epc:id:sgtin:1.1.1"],
+		"action":"ADD", "eventTimeZoneOffset":"+00:00", "eventTime":"2026-01-01T00:00:00Z", "type":"ObjectEvent", "recordTime":"2030-01-01T00:00:00Z" }`
+	b, err := tracker.DecodeEvent([]byte(reordered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != b.ID || a.ContentHash != b.ContentHash {
+		t.Errorf("IDs differ for the same content: %s vs %s", a.ID, b.ID)
+	}
+	if !strings.HasPrefix(a.ID, "ni:///sha-256;") || !strings.HasSuffix(a.ID, "?ver=CBV2.0") {
+		t.Errorf("assigned ID %q is not an ni:///sha-256 URI", a.ID)
+	}
+	c, _ := tracker.DecodeEvent([]byte(strings.Replace(ev, "1.1.1", "1.1.2", 1)))
+	if c.ID == a.ID {
+		t.Error("different events got the same ID")
+	}
+	// The assigned ID is part of the stored JSON; a client recordTime is not.
+	var m map[string]any
+	if err := json.Unmarshal(b.Raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["eventID"] != b.ID {
+		t.Errorf("raw eventID = %v, want %s", m["eventID"], b.ID)
+	}
+	if _, ok := m["recordTime"]; ok {
+		t.Error("client recordTime kept")
+	}
+	if a.BizStep != "commissioning" {
+		t.Errorf("BizStep = %q, want the bare CBV word", a.BizStep)
+	}
+}
+
+func TestErrorDeclarationHasItsOwnDedupeKey(t *testing.T) {
+	withID := strings.Replace(ev, `{"type"`, `{"eventID":"urn:uuid:1","type"`, 1)
+	orig, err := tracker.DecodeEvent([]byte(withID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl, err := tracker.DecodeEvent([]byte(strings.TrimSuffix(withID, "}") + `,"errorDeclaration":{"declarationTime":"2026-02-01T00:00:00Z","reason":"incorrect_data"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orig.ID != decl.ID || orig.DedupeKey() == decl.DedupeKey() {
+		t.Errorf("ID %s/%s, dedupe keys %s/%s: want same ID, different keys", orig.ID, decl.ID, orig.DedupeKey(), decl.DedupeKey())
+	}
+}
+
+func TestDecodeEventNamesFieldAndValue(t *testing.T) {
+	tests := []struct{ body, pointer, value string }{
+		{`[]`, "/", "[]"},
+		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","readPoint":{"id":7}}`, "/readPoint/id", "number"},
+		{`{"type":"ObjectEvent","eventTime":"3000-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD"}`, "/eventTime", "3000-01-01T00:00:00Z"},
+		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","quantityList":[{"epcClass":"urn:x:1","quantity":-1}]}`, "/quantityList/0/quantity", "-1"},
+		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizLocation":{}}`, "/bizLocation/id", ""},
+		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","errorDeclaration":{"reason":"x"}}`, "/errorDeclaration/declarationTime", ""},
+	}
+	for _, tt := range tests {
+		_, err := tracker.DecodeEvent([]byte(tt.body))
+		if tracker.ErrorCode(err) != tracker.EINVALID {
+			t.Errorf("%s: error %v, want EINVALID", tt.body, err)
+			continue
+		}
+		found := false
+		for _, f := range tracker.ErrorFields(err) {
+			if f.Pointer == tt.pointer && f.Value == tt.value {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: fields %+v, want %s = %q", tt.body, tracker.ErrorFields(err), tt.pointer, tt.value)
+		}
+	}
+}
