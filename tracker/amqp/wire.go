@@ -25,7 +25,6 @@ const (
 	// no RST) goes unnoticed: amqp091-go closes the connection when nothing
 	// arrived for 1.5 heartbeat intervals.
 	DefaultHeartbeat = 5 * time.Second
-	dialTimeout      = 10 * time.Second
 	minBackoff       = 100 * time.Millisecond
 )
 
@@ -60,7 +59,7 @@ func dial(rawURL, name string, heartbeat time.Duration) (*amqp091.Connection, er
 	props.SetClientConnectionName(name)
 	conn, err := amqp091.DialConfig(rawURL, amqp091.Config{
 		Heartbeat:  heartbeat,
-		Dial:       amqp091.DefaultDial(dialTimeout),
+		Dial:       amqp091.DefaultDial(dialTimeout(heartbeat)),
 		Properties: props,
 		Locale:     "en_US",
 	})
@@ -68,6 +67,14 @@ func dial(rawURL, name string, heartbeat time.Duration) (*amqp091.Connection, er
 		return nil, fmt.Errorf("dial %s: %w", Redact(rawURL), err)
 	}
 	return conn, nil
+}
+
+// dialTimeout bounds TCP connect plus the AMQP handshake. Before the
+// handshake there are no heartbeats, so on a link that swallows packets this
+// deadline is the only thing that ends the attempt; it scales with the
+// heartbeat (the operator's statement of how slow the link may be).
+func dialTimeout(heartbeat time.Duration) time.Duration {
+	return min(max(2*heartbeat, 2*time.Second), 30*time.Second)
 }
 
 // Redact returns the broker URL without its password, for logs and health.

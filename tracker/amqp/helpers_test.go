@@ -1,0 +1,456 @@
+package amqp_test
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/edgetrace/edgetrace/tracker"
+	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
+	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
+)
+
+// brokerAddr is the RabbitMQ the tests use; TRACKER_TEST_AMQP_ADDR overrides.
+func brokerAddr() string {
+	if a := os.Getenv("TRACKER_TEST_AMQP_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:5672"
+}
+
+func amqpURL(addr string) string { return "amqp://guest:guest@" + addr + "/" }
+
+// requireBroker fails (under CI=true) or skips (on a laptop without
+// RabbitMQ) when the broker is not reachable: CI must never pass a sync
+// test that did not run.
+func requireBroker(t testing.TB) {
+	t.Helper()
+	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
+	if err == nil {
+		conn.Close()
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("RabbitMQ at %s is required under CI=true: %v", brokerAddr(), err)
+	}
+	t.Skipf("RabbitMQ at %s not reachable (start it with `rabbitmq-server -detached`): %v", brokerAddr(), err)
+}
+
+// seed returns the fault-timing seed (TRACKER_SYNC_SEED to replay one) and
+// prints it if the test fails.
+func seed(t testing.TB) *rand.Rand {
+	t.Helper()
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("TRACKER_SYNC_SEED"); v != "" {
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("TRACKER_SYNC_SEED=%q: %v", v, err)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("fault timing seed %d: rerun with TRACKER_SYNC_SEED=%d", s, s)
+		}
+	})
+	return rand.New(rand.NewPCG(s, s>>1|1))
+}
+
+// queueName is unique per test so tests (and engineers) sharing the broker
+// never see each other's messages; the queues are deleted afterwards.
+func queueName(t testing.TB) string {
+	var b [4]byte
+	crand.Read(b[:])
+	q := "test." + strings.NewReplacer("/", ".", " ", "_").Replace(t.Name()) + "." + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		conn, err := amqp091.Dial(amqpURL(brokerAddr()))
+		if err != nil {
+			t.Logf("delete queue %s: %v", q, err)
+			return
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		for _, name := range []string{q, trackeramqp.RejectedQueue(q)} {
+			if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+				t.Logf("delete queue %s: %v", name, err)
+				return
+			}
+		}
+	})
+	return q
+}
+
+var toxi = sync.OnceValue(func() *toxiproxy.ApiServer {
+	return toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+})
+
+// proxy is an in-process Toxiproxy between one node and the broker.
+type proxy struct {
+	*toxiproxy.Proxy
+	t testing.TB
+}
+
+func newProxy(t testing.TB, name string) *proxy {
+	t.Helper()
+	p := toxiproxy.NewProxy(toxi(), name, "127.0.0.1:0", brokerAddr())
+	if err := p.Start(); err != nil {
+		t.Fatalf("start proxy: %v", err)
+	}
+	t.Cleanup(p.Stop)
+	return &proxy{Proxy: p, t: t}
+}
+
+func (p *proxy) url() string { return amqpURL(p.Listen) }
+
+// cut drops every connection and refuses new ones (a cable pulled).
+func (p *proxy) cut() { p.Stop() }
+
+func (p *proxy) restore() {
+	p.t.Helper()
+	if err := p.Start(); err != nil {
+		p.t.Fatalf("restart proxy on %s: %v", p.Listen, err)
+	}
+}
+
+func (p *proxy) addToxic(name, typ, stream string, attrs map[string]any) {
+	p.t.Helper()
+	b, _ := json.Marshal(map[string]any{"name": name, "type": typ, "stream": stream, "toxicity": 1.0, "attributes": attrs})
+	if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
+		p.t.Fatalf("add toxic %s: %v", name, err)
+	}
+}
+
+func (p *proxy) removeToxic(name string) {
+	p.t.Helper()
+	if err := p.Toxics.RemoveToxic(context.Background(), name); err != nil {
+		p.t.Fatalf("remove toxic %s: %v", name, err)
+	}
+}
+
+// partition makes the link swallow everything in both directions without
+// closing it: only heartbeats can tell.
+func (p *proxy) partition() {
+	p.addToxic("partition-up", "timeout", "upstream", map[string]any{"timeout": 0})
+	p.addToxic("partition-down", "timeout", "downstream", map[string]any{"timeout": 0})
+}
+
+func (p *proxy) heal() {
+	p.removeToxic("partition-up")
+	p.removeToxic("partition-down")
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testLog(t testing.TB) *slog.Logger {
+	if os.Getenv("TRACKER_SYNC_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("test", t.Name())
+	}
+	return quiet
+}
+
+// edge is one site: a store, its sync worker and a proxy to the broker.
+type edge struct {
+	name   string
+	store  *sqlite.Store
+	worker *trackeramqp.Worker
+	proxy  *proxy
+	mu     sync.Mutex
+	gen    *epcisgen.Generator
+	stop   context.CancelFunc
+	done   chan error
+}
+
+type edgeOpts struct {
+	interval, heartbeat time.Duration
+}
+
+func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
+	t.Helper()
+	if o.interval == 0 {
+		o.interval = 500 * time.Millisecond
+	}
+	if o.heartbeat == 0 {
+		o.heartbeat = time.Second
+	}
+	e := &edge{name: name, proxy: newProxy(t, name), gen: epcisgen.New(epcisgen.Config{Seed: seed})}
+	// The worker wants the store and the store wants the worker's Notify:
+	// the pointer breaks the cycle (captures before Run just wait for it).
+	var w atomic.Pointer[trackeramqp.Worker]
+	st, err := sqlite.Open(context.Background(), sqlite.Options{
+		Path: filepath.Join(t.TempDir(), name+".db"),
+		OnCommit: func() {
+			if p := w.Load(); p != nil {
+				p.Notify()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = st
+	e.worker = trackeramqp.NewWorker(trackeramqp.WorkerOptions{
+		URL: e.proxy.url(), Queue: queue, Site: name, Outbox: st,
+		Interval: o.interval, Heartbeat: o.heartbeat, Log: testLog(t).With("edge", name),
+	})
+	w.Store(e.worker)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- e.worker.Run(ctx) }()
+	t.Cleanup(func() {
+		e.shutdown(t)
+		st.Close()
+	})
+	return e
+}
+
+func (e *edge) shutdown(t testing.TB) {
+	if e.stop == nil {
+		return
+	}
+	e.stop()
+	if err := <-e.done; err != nil {
+		t.Errorf("edge %s worker: %v", e.name, err)
+	}
+	e.stop = nil
+}
+
+// capture stores n generated events in documents of 1–50 events.
+func (e *edge) capture(t testing.TB, rng *rand.Rand, n int) {
+	t.Helper()
+	if err := e.tryCapture(rng, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *edge) tryCapture(rng *rand.Rand, n int) error {
+	e.mu.Lock() // the generator is not safe for concurrent use
+	defer e.mu.Unlock()
+	for n > 0 {
+		k := min(n, 1+rng.IntN(50))
+		evs, err := tracker.DecodeDocument(epcisgen.Document(e.gen.Events(k)))
+		if err != nil {
+			return fmt.Errorf("decode generated document: %w", err)
+		}
+		if _, err := e.store.Capture(context.Background(), evs); err != nil {
+			return fmt.Errorf("capture on %s: %w", e.name, err)
+		}
+		n -= k
+	}
+	return nil
+}
+
+// declareError captures an error declaration for one of the edge's stored
+// events: same eventID, so only the dedupe key keeps it apart at the hub.
+func (e *edge) declareError(t testing.TB) {
+	t.Helper()
+	var raw []byte
+	if err := e.store.QueryRowForTest(`SELECT payload FROM events WHERE is_declaration = 0 ORDER BY seq LIMIT 1`, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["errorDeclaration"] = map[string]any{"declarationTime": "2026-02-01T00:00:00Z", "reason": "urn:epcglobal:cbv:er:incorrect_data"}
+	b, _ := json.Marshal(m)
+	ev, err := tracker.DecodeEvent(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Capture(context.Background(), []*tracker.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hub is the central store and its consumer.
+type hub struct {
+	store    *sqlite.Store
+	consumer *trackeramqp.Consumer
+	proxy    *proxy
+	stop     context.CancelFunc
+	done     chan error
+}
+
+func newHub(t testing.TB, queue string) *hub {
+	t.Helper()
+	h := &hub{proxy: newProxy(t, "hub")}
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "hub.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store = st
+	h.consumer = trackeramqp.NewConsumer(trackeramqp.ConsumerOptions{
+		URL: h.proxy.url(), Queue: queue, Store: st, Heartbeat: time.Second, MaxBackoff: time.Second,
+		Log: testLog(t).With("hub", true),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- h.consumer.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-h.done; err != nil {
+			t.Errorf("hub consumer: %v", err)
+		}
+		st.Close()
+	})
+	return h
+}
+
+// eventSet lists a store's events as "eventID#declaration" keys.
+func eventSet(t testing.TB, s *sqlite.Store) (keys []string, rows int) {
+	t.Helper()
+	var all string
+	if err := s.QueryRowForTest(`SELECT count(*), coalesce(group_concat(event_id || '#' || is_declaration, char(10)), '') FROM events`, &rows, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all != "" {
+		keys = strings.Split(all, "\n")
+	}
+	sort.Strings(keys)
+	return keys, rows
+}
+
+// waitSynced waits until every edge's outbox is empty and the hub holds as
+// many events as the edges together, then checks the sets: the hub's event
+// set equals the union of the edges' sets, with zero duplicates.
+func waitSynced(t testing.TB, h *hub, edges []*edge, within time.Duration) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, e := range edges {
+		keys, _ := eventSet(t, e.store)
+		for _, k := range keys {
+			if want[k] {
+				t.Fatalf("test bug: %s captured on two edges", k)
+			}
+			want[k] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no events captured: the test proves nothing")
+	}
+	deadline := time.Now().Add(within)
+	for {
+		depth := int64(0)
+		for _, e := range edges {
+			st, err := e.store.OutboxStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			depth += st.Depth
+		}
+		var n int
+		if err := h.store.QueryRowForTest(`SELECT count(*) FROM events`, &n); err != nil {
+			t.Fatal(err)
+		}
+		if depth == 0 && n >= len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not synced after %s: hub has %d of %d events, %d unsent at the edges", within, n, len(want), depth)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, rows := eventSet(t, h.store)
+	if rows != len(got) {
+		t.Errorf("hub has %d rows for %d keys: duplicates", rows, len(got))
+	}
+	seen := map[string]int{}
+	for _, k := range got {
+		seen[k]++
+	}
+	var missing, extra, dup []string
+	for k := range want {
+		if seen[k] == 0 {
+			missing = append(missing, k)
+		}
+	}
+	for k, c := range seen {
+		if !want[k] {
+			extra = append(extra, k)
+		}
+		if c > 1 {
+			dup = append(dup, k)
+		}
+	}
+	if len(missing)+len(extra)+len(dup) > 0 {
+		t.Fatalf("hub set != union of edge sets: %d missing (%.3v), %d extra (%.3v), %d duplicated (%.3v)",
+			len(missing), missing, len(extra), extra, len(dup), dup)
+	}
+	t.Logf("hub holds exactly the %d events of %d edge(s), no duplicates", len(want), len(edges))
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rabbitmqctl runs a broker control command (broker restart scenarios).
+func rabbitmqctl(t testing.TB, args ...string) {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// background captures on the edges until stopped, at a modest rate so the
+// faults hit a stream of small batches rather than one big one.
+func background(t testing.TB, rng *rand.Rand, edges ...*edge) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, e := range edges {
+		r := rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					if err := e.tryCapture(r, 1+r.IntN(10)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}
+
+func jitter(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}

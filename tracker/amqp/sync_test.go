@@ -1,0 +1,231 @@
+package amqp_test
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Every scenario runs against the real broker with an in-process Toxiproxy
+// in front of each node, and ends with the same check: the hub's event set
+// equals the union of the edges' sets, with zero duplicates.
+
+func TestSyncDeliversEverythingPromptly(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	// A long interval: delivery must come from the capture signal, not polling.
+	e := newEdge(t, "edge-a", q, 1, edgeOpts{interval: 10 * time.Second})
+	e.capture(t, rng, 500)
+	e.declareError(t) // same eventID as a stored event; must arrive as its own row
+	waitSynced(t, h, []*edge{e}, 15*time.Second)
+
+	for range 5 {
+		_, before := eventSet(t, h.store)
+		t0 := time.Now()
+		e.capture(t, rng, 1)
+		waitFor(t, 10*time.Second, "one event at the hub", func() bool {
+			_, n := eventSet(t, h.store)
+			return n == before+1
+		})
+		if d := time.Since(t0); d > time.Second {
+			t.Errorf("capture → hub took %s; want well under sync_interval (10s)", d)
+		}
+	}
+	var decl int
+	if err := h.store.QueryRowForTest(`SELECT count(*) FROM events WHERE is_declaration = 1`, &decl); err != nil || decl != 1 {
+		t.Errorf("hub has %d error declarations (err %v), want 1 kept apart from the event it corrects", decl, err)
+	}
+	if st := e.worker.State(); !st.Connected || st.OutboxDepth != 0 || st.LastSuccessfulSync.IsZero() {
+		t.Errorf("worker state %+v: want connected, empty outbox, a last sync time", st)
+	}
+}
+
+func TestSyncConnectionCutMidBatch(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	e := newEdge(t, "edge-a", q, 2, edgeOpts{})
+	// Build a backlog offline, then cut again while it drains: the cut lands
+	// with a window of publishes awaiting confirms.
+	e.proxy.cut()
+	e.capture(t, rng, 4000)
+	stop := background(t, rng, e)
+	e.proxy.restore()
+	waitFor(t, 20*time.Second, "the drain to start", func() bool { _, n := eventSet(t, h.store); return n > 0 })
+	time.Sleep(jitter(rng, 0, 50*time.Millisecond)) // random point in the drain
+	e.proxy.cut()
+	time.Sleep(jitter(rng, time.Second, 3*time.Second)) // the outage itself
+	e.proxy.restore()
+	stop()
+	waitSynced(t, h, []*edge{e}, 60*time.Second)
+	if e.worker.State().Reconnects == 0 {
+		t.Error("worker never reconnected: the cut did not hit it")
+	}
+}
+
+func TestSyncSilentPartitionDetectedByHeartbeats(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	e := newEdge(t, "edge-a", q, 3, edgeOpts{heartbeat: time.Second})
+	e.capture(t, rng, 200)
+	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
+	stop := background(t, rng, e)
+	time.Sleep(jitter(rng, 0, 300*time.Millisecond))
+	e.proxy.partition()
+	t0 := time.Now()
+	// No RST, no FIN: the connection looks healthy to the OS. Only the
+	// missed heartbeats (1.5 intervals) can end the session.
+	waitFor(t, 10*time.Second, "the worker to notice the partition", func() bool { return !e.worker.State().Connected })
+	t.Logf("partition detected after %s", time.Since(t0).Round(10*time.Millisecond))
+	time.Sleep(jitter(rng, 0, time.Second))
+	e.proxy.heal()
+	stop()
+	waitSynced(t, h, []*edge{e}, 60*time.Second)
+}
+
+func TestSyncHighLatencyLowBandwidth(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	e := newEdge(t, "edge-a", q, 4, edgeOpts{heartbeat: 2 * time.Second})
+	for _, p := range []*proxy{e.proxy, h.proxy} {
+		for _, s := range []string{"upstream", "downstream"} {
+			p.addToxic("latency-"+s, "latency", s, map[string]any{"latency": 150, "jitter": 50})
+			p.addToxic("bandwidth-"+s, "bandwidth", s, map[string]any{"rate": 128}) // KB/s
+		}
+	}
+	e.capture(t, rng, 1000)
+	waitSynced(t, h, []*edge{e}, 90*time.Second)
+}
+
+func TestSyncBrokerRestart(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	e := newEdge(t, "edge-a", q, 5, edgeOpts{})
+	e.capture(t, rng, 1000)
+	stop := background(t, rng, e)
+	time.Sleep(jitter(rng, 0, 500*time.Millisecond))
+	rabbitmqctl(t, "stop_app")
+	restarted := false
+	defer func() {
+		if !restarted { // never leave the shared broker down
+			rabbitmqctl(t, "start_app")
+		}
+	}()
+	time.Sleep(jitter(rng, 500*time.Millisecond, 2*time.Second))
+	rabbitmqctl(t, "start_app")
+	restarted = true
+	rabbitmqctl(t, "await_startup")
+	stop()
+	waitSynced(t, h, []*edge{e}, 90*time.Second)
+}
+
+func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	edges := []*edge{
+		newEdge(t, "edge-a", q, 6, edgeOpts{}),
+		newEdge(t, "edge-b", q, 7, edgeOpts{}),
+		newEdge(t, "edge-c", q, 8, edgeOpts{}),
+	}
+	cut := rng.IntN(len(edges))
+	edges[cut].proxy.cut()
+	stop := background(t, rng, edges...)
+	time.Sleep(jitter(rng, time.Second, 2*time.Second))
+	stop()
+	// The two connected sites sync fully while the third is away...
+	var up []*edge
+	for i, e := range edges {
+		if i != cut {
+			up = append(up, e)
+		}
+	}
+	waitSynced(t, h, up, 30*time.Second)
+	if st := edges[cut].worker.State(); st.Connected || st.OutboxDepth == 0 {
+		t.Fatalf("partitioned edge state %+v: want disconnected with a backlog", st)
+	}
+	// ...and the third catches up once its link returns.
+	edges[cut].proxy.restore()
+	waitSynced(t, h, edges, 60*time.Second)
+}
+
+// TestSyncRandomFaults injects a random sequence of faults on two edges and
+// the hub while they capture: cuts (edge or hub, so also mid-consume),
+// silent partitions and slow links. TRACKER_SYNC_FAULTS sets the count
+// (hack/soak.sh runs ≥ 100, with broker restarts and minutes-long outages).
+func TestSyncRandomFaults(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	faults := 6
+	if v := os.Getenv("TRACKER_SYNC_FAULTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("TRACKER_SYNC_FAULTS=%q: want a positive count", v)
+		}
+		faults = n
+	}
+	soak := os.Getenv("TRACKER_SYNC_SOAK") != ""
+	q := queueName(t)
+	h := newHub(t, q)
+	edges := []*edge{newEdge(t, "edge-a", q, 9, edgeOpts{}), newEdge(t, "edge-b", q, 10, edgeOpts{})}
+	stop := background(t, rng, edges...)
+	kinds := []string{"cut", "partition", "slow"}
+	if soak {
+		kinds = append(kinds, "restart", "long-cut")
+	}
+	counts := map[string]int{}
+	for i := range faults {
+		kind := kinds[rng.IntN(len(kinds))]
+		if kind == "long-cut" && counts[kind] > 0 {
+			kind = "cut" // one outage of minutes per soak is enough
+		}
+		nodes := []*proxy{h.proxy}
+		for _, e := range edges {
+			nodes = append(nodes, e.proxy)
+		}
+		p := nodes[rng.IntN(len(nodes))]
+		hold := jitter(rng, 200*time.Millisecond, 2*time.Second)
+		counts[kind]++
+		switch kind {
+		case "cut":
+			p.cut()
+			time.Sleep(hold)
+			p.restore()
+		case "long-cut":
+			p.cut()
+			time.Sleep(jitter(rng, 60*time.Second, 150*time.Second))
+			p.restore()
+		case "partition":
+			p.partition()
+			time.Sleep(hold + 2*time.Second) // past heartbeat detection, sometimes
+			p.heal()
+		case "slow":
+			p.addToxic("slow", "latency", "downstream", map[string]any{"latency": 300, "jitter": 200})
+			time.Sleep(hold)
+			p.removeToxic("slow")
+		case "restart":
+			rabbitmqctl(t, "stop_app")
+			time.Sleep(hold)
+			rabbitmqctl(t, "start_app")
+			rabbitmqctl(t, "await_startup")
+		}
+		time.Sleep(jitter(rng, 0, 500*time.Millisecond)) // let some traffic through
+		if t.Failed() {
+			t.Fatalf("failed during fault %d (%s)", i, kind)
+		}
+	}
+	stop()
+	t.Logf("faults injected: %v", counts)
+	waitSynced(t, h, edges, 120*time.Second)
+}
