@@ -41,7 +41,12 @@ type Options struct {
 	// StoreSize and CacheStats, when set, are exported as metrics.
 	StoreSize  func() int64
 	CacheStats func() (hits, misses uint64)
-	Log        *slog.Logger
+	// HealthDetail, when set, is served as JSON under "sync" by /healthz
+	// (the sync worker's or hub consumer's state). It is information only:
+	// /healthz stays 200 and /readyz ignores it, because a node without its
+	// broker must keep capturing and answering.
+	HealthDetail func() any
+	Log          *slog.Logger
 }
 
 // Server is the tracker's HTTP API.
@@ -73,7 +78,13 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /events/{eventID}", s.handleEvent)
 	mux.HandleFunc("GET /epcs/{epc}/events", s.handleHistory)
 	mux.HandleFunc("GET /epcs/{epc}/location", s.handleLocation)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if o.HealthDetail == nil {
+			io.WriteString(w, "ok\n")
+			return
+		}
+		writeJSON(w, "application/json", map[string]any{"status": "ok", "sync": o.HealthDetail()})
+	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	// Unknown paths and wrong methods get problem documents, not text/plain.
