@@ -1,7 +1,8 @@
 // Command tracker is edgetrace's supply-chain tracker: an EPCIS 2.0 capture
 // and traceability service over SQLite.
 //
-//	tracker serve [--listen ADDR] [--db PATH] [--site ID]
+//	tracker serve [--listen ADDR] [--db PATH] [--site ID] [--amqp URL]
+//	tracker hub --amqp URL [--db PATH] [--listen ADDR]
 //
 // Configuration comes from the environment exactly as the case study's
 // manifests name it (TRACKING_ENABLED, sync_enabled, sync_interval,
@@ -19,6 +20,7 @@ const usage = `usage: tracker <command> [flags]
 
 commands:
   serve   serve the EPCIS capture and query API
+  hub     consume every edge's synced events and serve the query API across sites
 
 Run "tracker serve -h" for the flags and environment variables.
 `
@@ -32,6 +34,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:], os.Getenv)
+	case "hub":
+		err = hub(os.Args[2:], os.Getenv)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
