@@ -24,10 +24,12 @@ _si := {
 _max_int64 := "9223372036854775807"
 
 # METADATA
-# description: text is the string Kubernetes would see for a manifest value (numbers as written).
+# description: |
+#   text is the string a manifest value stands for: strings as they are, anything else
+#   (a YAML number such as cpu: 1) as written, like CEL's string().
 text(x) := x if is_string(x)
 
-text(x) := sprintf("%v", [x]) if is_number(x)
+text(x) := sprintf("%v", [x]) if not is_string(x)
 
 # METADATA
 # description: is_quantity holds when x parses as a Kubernetes quantity.
@@ -48,7 +50,11 @@ parse(x) := q if {
 
 # METADATA
 # description: compare returns -1, 0 or 1 as quantity a is below, equal to or above b.
-compare(a, b) := _cmp(parse(a), parse(b))
+compare(a, b) := compare_parsed(parse(a), parse(b))
+
+# METADATA
+# description: compare_parsed is compare on values parse returned (parse each value once).
+compare_parsed(a, b) := _cmp(a, b)
 
 _suffix(s) := _si[s]
 

@@ -119,6 +119,10 @@ test_compare if {
 	quantity.compare("1E", "999P") == 1
 }
 
+test_compare_parsed if {
+	quantity.compare_parsed(quantity.parse("1Gi"), quantity.parse("1G")) == 1
+}
+
 test_compare_is_undefined_for_non_quantities if {
 	not quantity.compare("abc", "1")
 	not quantity.compare("1", "")

@@ -1,0 +1,127 @@
+# METADATA
+# title: K8sContainerResourceBounds
+# description: |
+#   Every container (containers, initContainers, ephemeralContainers) declares cpu and
+#   memory requests and limits, within minRequests and maxLimits, requests not above limits.
+package k8scontainerresourcebounds
+
+import data.lib.containers
+import data.lib.quantity
+import data.lib.review
+import future.keywords.contains
+import future.keywords.if
+import future.keywords.in
+
+# Each check yields at most one violation per object, listing every offender, so that
+# Rego and CEL (one decision per validation) report the same count. Offenders are listed
+# field by field, container by container, in the same order in both engines.
+
+# METADATA
+# description: Containers that do not declare all four of cpu/memory requests/limits.
+violation contains {"msg": msg, "details": {"missing": missing}} if {
+	not review.is_delete
+	missing := [sprintf("container <%v> has no <%v.%v>", [c.name, kind, res]) |
+		some [kind, res] in _fields
+		some c in _containers
+		not _declared(c, kind, res)
+	]
+	count(missing) > 0
+	msg := sprintf(
+		"%v must declare cpu and memory requests and limits in every container (ephemeral containers cannot declare resources, so none is admitted): %v",
+		[_subject, concat("; ", missing)],
+	)
+}
+
+# METADATA
+# description: Declared values that are not Kubernetes quantities.
+violation contains {"msg": msg, "details": {"unparseable": bad}} if {
+	not review.is_delete
+	bad := [sprintf("container <%v> <%v.%v> <%v> is not a Kubernetes quantity", [c.name, kind, res, quantity.text(v)]) |
+		some [kind, res] in _fields
+		some c in _containers
+		v := _value(c, kind, res)
+		not quantity.is_quantity(v)
+	]
+	count(bad) > 0
+	msg := sprintf("%v declares values that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
+}
+
+# METADATA
+# description: Requests below minRequests.
+violation contains {"msg": msg, "details": {"belowMinimum": low, "minRequests": _minimums}} if {
+	not review.is_delete
+	low := [sprintf("container <%v> <requests.%v> <%v> is below <%v>", [c.name, res, _text(c, "requests", res), quantity.text(_minimums[res])]) |
+		some res in _resources
+		some c in _containers
+		_compare(_parsed(c, "requests", res), _bound("min", res)) < 0
+	]
+	count(low) > 0
+	msg := sprintf("%v requests less than the minimum: %v", [_subject, concat("; ", low)])
+}
+
+# METADATA
+# description: Limits above maxLimits.
+violation contains {"msg": msg, "details": {"aboveMaximum": high, "maxLimits": _maximums}} if {
+	not review.is_delete
+	high := [sprintf("container <%v> <limits.%v> <%v> is above <%v>", [c.name, res, _text(c, "limits", res), quantity.text(_maximums[res])]) |
+		some res in _resources
+		some c in _containers
+		_compare(_parsed(c, "limits", res), _bound("max", res)) > 0
+	]
+	count(high) > 0
+	msg := sprintf("%v limits more than the maximum: %v", [_subject, concat("; ", high)])
+}
+
+# METADATA
+# description: Requests above the container's own limits.
+violation contains {"msg": msg, "details": {"requestAboveLimit": over}} if {
+	not review.is_delete
+	over := [sprintf("container <%v> <%v> request <%v> exceeds its limit <%v>", [c.name, res, _text(c, "requests", res), _text(c, "limits", res)]) |
+		some res in _resources
+		some c in _containers
+		_compare(_parsed(c, "requests", res), _parsed(c, "limits", res)) > 0
+	]
+	count(over) > 0
+	msg := sprintf("%v requests more than its limits: %v", [_subject, concat("; ", over)])
+}
+
+# METADATA
+# description: Constraint parameters that are not quantities (the bound is then not applied).
+violation contains {"msg": msg, "details": {"invalidParameters": bad}} if {
+	not review.is_delete
+	bad := [sprintf("<%v.%v> <%v>", [name, res, quantity.text(v)]) |
+		some [name, bounds] in [["minRequests", _minimums], ["maxLimits", _maximums]]
+		some res in _resources
+		v := bounds[res]
+		not quantity.is_quantity(v)
+	]
+	count(bad) > 0
+	msg := sprintf("%v cannot be judged against constraint parameters that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
+}
+
+_fields := [["requests", "cpu"], ["requests", "memory"], ["limits", "cpu"], ["limits", "memory"]]
+
+_resources := ["cpu", "memory"]
+
+_subject := review.subject(input.review.object)
+
+_containers := containers.of(object.get(input.review.object, "spec", {}))
+
+_minimums := object.get(input.parameters, "minRequests", {})
+
+_maximums := object.get(input.parameters, "maxLimits", {})
+
+# A null value counts as not declared, in both engines.
+_declared(c, kind, res) if c.resources[kind][res] != null
+
+_value(c, kind, res) := c.resources[kind][res] if _declared(c, kind, res)
+
+_text(c, kind, res) := quantity.text(_value(c, kind, res))
+
+_parsed(c, kind, res) := quantity.parse(_value(c, kind, res))
+
+_bound("min", res) := quantity.parse(_minimums[res])
+
+_bound("max", res) := quantity.parse(_maximums[res])
+
+_compare(a, b) := quantity.compare_parsed(a, b)
