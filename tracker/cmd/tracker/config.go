@@ -20,6 +20,8 @@ type config struct {
 	TrackingEnabled bool
 	SyncEnabled     bool
 	SyncInterval    time.Duration
+	AMQP            string // broker URL for the sync worker
+	AMQPQueue       string
 	CacheEnabled    bool
 	CacheTTL        time.Duration
 }
@@ -73,6 +75,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	str("TRACKER_LISTEN", &c.Listen)
 	str("TRACKER_DB", &c.DB)
 	str("TRACKER_SITE", &c.Site)
+	str("TRACKER_AMQP_URL", &c.AMQP)
+	str("TRACKER_AMQP_QUEUE", &c.AMQPQueue)
 	if v := getenv("TRACKER_MAX_BODY"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -93,6 +97,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.Site, "site", c.Site, "site ID of this edge node (env TRACKER_SITE; default the hostname)")
 	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "request body limit in bytes (env TRACKER_MAX_BODY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	fs.StringVar(&c.AMQPQueue, "amqp-queue", c.AMQPQueue, "queue the sync worker publishes to (env TRACKER_AMQP_QUEUE; default tracker.events)")
+	fs.StringVar(&c.AMQP, "amqp", c.AMQP, "RabbitMQ URL the sync worker publishes to (env TRACKER_AMQP_URL); ?heartbeat=N sets the heartbeat")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: tracker serve [flags]
 
@@ -104,8 +110,9 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
   TRACKING_ENABLED  true|false  false: GET /epcs/{epc}/location answers 503; capture and queries continue
   cache_enabled     true|false  in-memory cache of tracking answers (default true)
   cache_ttl         duration    cache entry lifetime (default 300s); writes invalidate at once
-  sync_enabled      true|false  outbox sync to the hub (the worker arrives with the sync issue)
-  sync_interval     duration    sync poll interval (default 10s)
+  sync_enabled      true|false  publish captured events to the hub through the broker (--amqp); without a
+                                broker URL the events wait in the outbox and /healthz says so
+  sync_interval     duration    sync poll and reconnect-backoff cap (default 10s); new captures sync at once
 `)
 	}
 	if err := fs.Parse(args); err != nil {

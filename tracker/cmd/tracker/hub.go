@@ -40,7 +40,7 @@ func loadHubConfig(args []string, getenv func(string) string) (hubConfig, error)
 	}
 	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
 	fs.StringVar(&c.AMQP, "amqp", c.AMQP, "RabbitMQ URL, e.g. amqp://user:pass@host:5672/ (env TRACKER_AMQP_URL); required")
-	fs.StringVar(&c.Queue, "queue", c.Queue, "queue the edges publish to (env TRACKER_AMQP_QUEUE)")
+	fs.StringVar(&c.Queue, "amqp-queue", c.Queue, "queue the edges publish to (env TRACKER_AMQP_QUEUE)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the query API on (env TRACKER_LISTEN)")
 	fs.StringVar(&c.DB, "db", c.DB, "hub SQLite database file, created if missing (env TRACKER_DB)")
 	fs.IntVar(&c.Prefetch, "prefetch", c.Prefetch, "unacked deliveries in flight")

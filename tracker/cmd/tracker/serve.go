@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgetrace/edgetrace/tracker"
+	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 	"github.com/edgetrace/edgetrace/tracker/cache"
 	trackerhttp "github.com/edgetrace/edgetrace/tracker/http"
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
@@ -41,7 +43,16 @@ func serve(args []string, getenv func(string) string) error {
 	}
 
 	gen := new(cache.Generation)
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: gen.Bump})
+	// The store signals the sync worker after each commit (prompt push);
+	// the worker needs the store, hence the pointer set once both exist.
+	var worker atomic.Pointer[trackeramqp.Worker]
+	onCommit := func() {
+		gen.Bump()
+		if w := worker.Load(); w != nil {
+			w.Notify()
+		}
+	}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: onCommit})
 	if err != nil {
 		ln.Close()
 		return err
@@ -52,15 +63,35 @@ func serve(args []string, getenv func(string) string) error {
 		c := cache.New(store, gen, cfg.CacheTTL, 0)
 		tracking, cacheStats = c, c.Stats
 	}
-	if cfg.SyncEnabled {
-		log.Warn("sync_enabled=true but this build has no sync worker yet; events accumulate in the outbox")
+	reg := prometheus.NewRegistry()
+	var healthDetail func() any
+	syncDone := make(chan error, 1)
+	syncCtx, stopSync := context.WithCancel(context.Background())
+	defer stopSync()
+	switch {
+	case cfg.SyncEnabled && cfg.AMQP == "":
+		// Not fatal: the edge must keep capturing; the outbox holds the
+		// events until a broker is configured.
+		log.Warn("sync_enabled=true but no broker URL (--amqp / TRACKER_AMQP_URL); events wait in the outbox")
+		healthDetail = func() any { return map[string]string{"state": "no broker configured"} }
+		syncDone <- nil
+	case cfg.SyncEnabled:
+		w := trackeramqp.NewWorker(trackeramqp.WorkerOptions{
+			URL: cfg.AMQP, Queue: cfg.AMQPQueue, Site: cfg.Site, Outbox: store, Interval: cfg.SyncInterval, Registerer: reg, Log: log,
+		})
+		worker.Store(w)
+		healthDetail = func() any { return w.State() }
+		go func() { syncDone <- w.Run(syncCtx) }()
+	default:
+		syncDone <- nil
 	}
 	api := trackerhttp.New(trackerhttp.Options{
 		Capture: store, Events: store, Tracking: tracking,
 		TrackingEnabled: cfg.TrackingEnabled,
 		Ready:           store.Ready,
 		MaxBody:         cfg.MaxBody,
-		Registry:        prometheus.NewRegistry(),
+		Registry:        reg,
+		HealthDetail:    healthDetail,
 		StoreSize:       store.Size,
 		CacheStats:      cacheStats,
 		Log:             log,
@@ -88,6 +119,11 @@ func serve(args []string, getenv func(string) string) error {
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+	}
+	// Stop the worker before the store: it reads and marks the outbox.
+	stopSync()
+	if serr := <-syncDone; serr != nil {
+		err = errors.Join(err, serr)
 	}
 	if cerr := store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
