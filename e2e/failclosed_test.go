@@ -1,0 +1,175 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// celTemplates returns the names of the bundle's templates that carry a CEL
+// (K8sNativeValidation) engine: Gatekeeper generates a
+// ValidatingAdmissionPolicy from exactly those.
+func celTemplates() map[string]bool {
+	out := map[string]bool{}
+	for _, o := range env.bundle {
+		if o.GetKind() != "ConstraintTemplate" {
+			continue
+		}
+		targets, _, _ := unstructured.NestedSlice(o.Object, "spec", "targets")
+		for _, tg := range targets {
+			code, _, _ := unstructured.NestedSlice(tg.(map[string]any), "code")
+			for _, c := range code {
+				if c.(map[string]any)["engine"] == "K8sNativeValidation" {
+					out[o.GetName()] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestFailClosed stops the Gatekeeper process and makes its webhook fail open
+// (the chart's default), then checks that the API server on its own — through
+// the ValidatingAdmissionPolicies Gatekeeper generated from the CEL engine —
+// still denies non-compliant pods in governed namespaces and admits compliant
+// ones. What it does not cover is written to fail-closed.txt in the artifacts.
+func TestFailClosed(t *testing.T) {
+	ctx := context.Background()
+	cel := celTemplates()
+	covered := map[string]bool{} // "Kind/name" of constraints enforced by a VAP
+	var bindings []string
+	for _, o := range env.bundle {
+		if o.GroupVersionKind().Group == "constraints.gatekeeper.sh" && cel[strings.ToLower(o.GetKind())] {
+			covered[o.GetKind()+"/"+o.GetName()] = true
+			bindings = append(bindings, "gatekeeper-"+o.GetName())
+		}
+	}
+	if len(covered) == 0 {
+		t.Fatal("no constraint of the bundle has a CEL template: nothing keeps enforcing without the webhook")
+	}
+	// Gatekeeper writes the binding some time after the constraint (≈30 s
+	// in 3.23); wait for every one of them.
+	vapb := env.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		missing = missing[:0]
+		for _, b := range bindings {
+			if _, err := vapb.Get(ctx, b, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				missing = append(missing, b)
+			} else if err != nil {
+				return false, err
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("ValidatingAdmissionPolicyBindings never appeared: %v (missing %v)", err, missing)
+	}
+
+	if err := env.gk.StopWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.gk.StartWebhook(context.Background()); err != nil {
+			t.Errorf("restarting the webhook: %v", err)
+		}
+	})
+
+	var report []string
+	fallback := namespace(t, "e2e-failclosed", governed())
+	place := func(o *unstructured.Unstructured) *unstructured.Unstructured {
+		o = o.DeepCopy()
+		if o.GetNamespace() == "" {
+			o.SetNamespace(fallback)
+		}
+		return o
+	}
+	t.Run("compliant pods admitted", func(t *testing.T) {
+		inputs := readCorpus(t, "compliant")
+		ensureNamespaces(t, inputs)
+		for _, in := range inputs {
+			if !isKind(in.Object, "Pod") {
+				continue
+			}
+			o := place(in.Object)
+			o.SetName(o.GetName() + "-failclosed")
+			live, err := create(ctx, o)
+			if err != nil {
+				t.Errorf("%s: not admitted with the webhook down: %v", in.Object.GetName(), err)
+				continue
+			}
+			_ = env.client.Delete(ctx, live)
+		}
+	})
+	t.Run("non-compliant pods denied by the API server", func(t *testing.T) {
+		denied := 0
+		inputs := readCorpus(t, "evasion")
+		ensureNamespaces(t, inputs)
+		for _, in := range inputs {
+			if isKind(in.Object, "Namespace", "AdmissionReview") {
+				continue
+			}
+			if !isKind(in.Object, "Pod") {
+				// Workloads reach constraints only through expansion, which
+				// is the webhook's: record what happens, do not require it.
+				o := place(in.Object)
+				live, err := create(ctx, o)
+				if err == nil {
+					_ = env.client.Delete(ctx, live)
+					report = append(report, fmt.Sprintf("admitted (expansion needs the webhook): %s %s", o.GetKind(), o.GetName()))
+				} else {
+					report = append(report, fmt.Sprintf("denied: %s %s: %v", o.GetKind(), o.GetName(), err))
+				}
+				continue
+			}
+			var byVAP []string
+			for _, c := range expected(in.Object) {
+				if covered[c] {
+					byVAP = append(byVAP, c)
+				}
+			}
+			o := place(in.Object)
+			live, err := create(ctx, o)
+			switch {
+			case len(byVAP) > 0 && err == nil:
+				_ = env.client.Delete(ctx, live)
+				t.Errorf("%s: admitted with the webhook down, want denied by the VAP of %v", o.GetName(), byVAP)
+			case len(byVAP) > 0:
+				msg := denial(err)
+				if !strings.Contains(msg, "ValidatingAdmissionPolicy") {
+					t.Errorf("%s: want a ValidatingAdmissionPolicy denial, got %v", o.GetName(), err)
+				}
+				denied++
+			case err == nil:
+				_ = env.client.Delete(ctx, live)
+				report = append(report, fmt.Sprintf("admitted (no CEL engine for %v): Pod %s", expected(in.Object), o.GetName()))
+			default:
+				report = append(report, fmt.Sprintf("denied anyway: Pod %s: %v", o.GetName(), err))
+			}
+		}
+		if denied == 0 {
+			t.Error("no evasion Pod is denied by a generated ValidatingAdmissionPolicy")
+		}
+		report = append(report, fmt.Sprintf("denied by VAP: %d evasion Pods", denied))
+	})
+	var names []string
+	for c := range covered {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	report = append([]string{"constraints enforced without the webhook (CEL → VAP): " + strings.Join(names, ", ")}, report...)
+	t.Log(strings.Join(report, "\n"))
+	_ = os.WriteFile(filepath.Join(env.artifacts, "fail-closed.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644)
+}

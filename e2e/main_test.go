@@ -1,0 +1,235 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgetrace/edgetrace/harness/cluster"
+	"github.com/edgetrace/edgetrace/harness/gatekeeper"
+	"github.com/edgetrace/edgetrace/harness/policy"
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+)
+
+// GovernedLabel marks the namespaces the bundle's constraints select.
+const GovernedLabel = "edgetrace.io/governed"
+
+// env is the governed cluster shared by every test in the package: bringing
+// one up takes tens of seconds, so it is done once in TestMain.
+var env struct {
+	root        string
+	dir         string
+	artifacts   string
+	kubeVersion string
+	gkVersion   string
+	provider    string
+	bundle      []*unstructured.Unstructured
+	governed    *gatekeeper.Governed
+	gk          *gatekeeper.Gatekeeper
+	kube        *kubernetes.Clientset
+	client      *gatekeeper.Client
+}
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) (code int) {
+	_, file, _, _ := runtime.Caller(0)
+	env.root = filepath.Dir(filepath.Dir(file))
+	env.kubeVersion = envOr("KUBE_VERSION", cluster.DefaultKubeVersion)
+	env.gkVersion = envOr("GATEKEEPER_VERSION", gatekeeper.DefaultVersion)
+	env.provider = envOr("E2E_PROVIDER", "local")
+	env.artifacts = envOr("E2E_ARTIFACTS", filepath.Join(env.root, ".harness", "e2e", env.kubeVersion+"-"+env.gkVersion))
+	if err := os.MkdirAll(env.artifacts, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	// A state directory of our own, so that a developer's `harness up`
+	// cluster is neither reused nor torn down by the tests.
+	dir, err := os.MkdirTemp("", "edgetrace-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	env.dir = dir
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	teardown := func() {
+		// Logs first: they are what explains a failure, and Down removes
+		// the cluster they come from.
+		if env.governed != nil {
+			_ = env.governed.Cluster.CollectLogs(context.Background(), filepath.Join(env.artifacts, "logs"))
+		}
+		_ = copyLogs(filepath.Join(dir, "logs"), filepath.Join(env.artifacts, "logs"))
+		if err := gatekeeper.Down(context.Background(), dir, env.root, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: teardown:", err)
+			code = 2
+		}
+		_ = os.RemoveAll(dir)
+	}
+	defer teardown()
+	// An interrupted run (Ctrl-C, CI timeout) still stops what it started.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		teardown()
+		os.Exit(130)
+	}()
+
+	if err := setUp(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: set up:", err)
+		return 2
+	}
+	return m.Run()
+}
+
+func setUp(ctx context.Context) error {
+	start := time.Now()
+	bundleDir := envOr("E2E_BUNDLE", filepath.Join(env.root, "deploy", "gatekeeper"))
+	bundle, err := policy.LoadObjects(bundleDir)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	env.bundle = bundle
+	g, err := gatekeeper.Up(ctx, gatekeeper.UpOptions{
+		Provider:    env.provider,
+		KubeVersion: env.kubeVersion,
+		Version:     env.gkVersion,
+		// The mutating webhook is registered from the start; mutators are
+		// applied only by the mutation test, so every other test sees the
+		// bundle exactly as operators apply it without the overlay.
+		Mutation: true,
+		Dir:      env.dir,
+		Root:     env.root,
+		Bundle:   bundle,
+		Log:      os.Stderr,
+	})
+	if g != nil {
+		env.governed = g
+	}
+	if err != nil {
+		return err
+	}
+	env.gk = g.Gatekeeper
+	env.client = g.Gatekeeper.Client
+	cfg, err := cluster.RESTConfig(g.Cluster)
+	if err != nil {
+		return err
+	}
+	// The latency benchmark sends requests back to back; client-go's default
+	// rate limit (5 QPS) would measure the limiter instead of admission.
+	cfg.QPS, cfg.Burst = 1000, 1000
+	if env.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	// K3s ships RuntimeClasses wasmedge, crun, runc, …; the API server
+	// rejects a pod naming a RuntimeClass that does not exist before any
+	// policy sees it, so the cluster gets the same ones and a wrong choice is
+	// judged by the bundle, not by that check.
+	for _, name := range []string{"wasmedge", "crun", "runc"} {
+		rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: name}
+		if _, err := env.kube.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("runtime class: %w", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "e2e: governed cluster (Kubernetes %s, Gatekeeper %s, %s) up in %s\n",
+		env.kubeVersion, env.gkVersion, env.provider, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func copyLogs(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err == nil {
+			_ = os.WriteFile(filepath.Join(dst, e.Name()), raw, 0o644)
+		}
+	}
+	return nil
+}
+
+// namespace creates a namespace for one test, governed or not. Namespaces
+// are not deleted: without a controller-manager none would finish
+// terminating, and the cluster goes away with the run.
+func namespace(t *testing.T, prefix string, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Labels: labels}}
+	got, err := env.kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	return got.Name
+}
+
+func governed() map[string]string { return map[string]string{GovernedLabel: "true"} }
+
+// create really creates o (no dry run: an object the bundle over-blocks fails
+// the test) and returns the API server's error, if any.
+func create(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	r, err := env.client.Resource(o)
+	if err != nil {
+		return nil, err
+	}
+	return r.Create(ctx, o.DeepCopy(), metav1.CreateOptions{})
+}
+
+// denial returns the admission message of err, or "" if err is not an
+// admission denial (by a webhook or a ValidatingAdmissionPolicy).
+func denial(err error) string {
+	if err == nil {
+		return ""
+	}
+	var status apierrors.APIStatus
+	msg := err.Error()
+	if errors.As(err, &status) {
+		msg = status.Status().Message
+	}
+	if strings.Contains(msg, "denied the request") || strings.Contains(msg, "denied request") {
+		return msg
+	}
+	return ""
+}
+
+// requireBundle fails (never skips: CI must notice) when a part of the
+// repository the test exercises is missing.
+func requireFiles(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(env.root, pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no files match %s", pattern)
+	}
+	return files
+}
