@@ -1,0 +1,44 @@
+package gatekeeper
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestDownWithNothingRunning covers `harness down` twice in a row, or after a
+// crash that left only stale files: it must succeed and leave only logs.
+func TestDownWithNothingRunning(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"cluster.json", "kubeconfig", "gatekeeper/state.json", "logs/etcd.log"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		content := "x"
+		switch f {
+		case "cluster.json":
+			// A state whose recorded PID is now someone else's (PID 1).
+			content = `{"provider":"local","kubeVersion":"v1.36.3","processes":[{"name":"etcd","pid":1,"marker":"` + dir + `/local/etcd"}]}`
+		case "gatekeeper/state.json":
+			content = `{"version":"v3.23.1","port":1,"process":{"name":"gatekeeper","pid":1,"marker":"` + dir + `/gatekeeper/certs"}}`
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := Down(context.Background(), dir, t.TempDir(), nil); err != nil {
+			t.Fatalf("down #%d: %v", i+1, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "logs" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left behind %v, want only logs", names)
+	}
+}
