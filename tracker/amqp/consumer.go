@@ -189,6 +189,8 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 	c.log.Info("broker session up", "broker", Redact(c.o.URL), "queue", c.o.Queue)
 
 	batch := make([]amqp091.Delivery, 0, c.o.BatchSize)
+	gap := time.NewTimer(batchGap)
+	defer gap.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -202,9 +204,9 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 			if !ok {
 				return true, errors.New("delivery channel closed")
 			}
-			// Take whatever else has already arrived: batches grow with the
-			// load (the prefetch window fills while a commit runs), and an
-			// idle hub stores each event without waiting.
+			// Take whatever else arrives without a pause: batches grow with
+			// the load (one commit, one fsync, for up to BatchSize events),
+			// and an idle hub waits at most batchGap before storing.
 			batch = append(batch[:0], d)
 		fill:
 			for len(batch) < c.o.BatchSize {
@@ -214,7 +216,20 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 						break fill
 					}
 					batch = append(batch, d)
+					continue
 				default:
+				}
+				// amqp091-go hands deliveries over one at a time through an
+				// unbuffered channel, so "none ready this instant" often
+				// means "the next is a few microseconds away".
+				gap.Reset(batchGap)
+				select {
+				case d, ok := <-deliveries:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, d)
+				case <-gap.C:
 					break fill
 				}
 			}
@@ -224,6 +239,9 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 		}
 	}
 }
+
+// batchGap is how long a batch waits for one more delivery.
+const batchGap = 2 * time.Millisecond
 
 // store commits a batch and then settles every delivery in it. A batch the
 // store cannot take for a transient reason is left unacked and the session
