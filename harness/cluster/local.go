@@ -94,9 +94,14 @@ func (l *Local) Create(ctx context.Context) error {
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
 	if _, err := env.Start(); err != nil {
+		_ = env.WebhookInstallOptions.Cleanup()
 		_ = l.Delete(ctx)
 		return fmt.Errorf("local cluster: start control plane: %w", err)
 	}
+	// envtest prepares serving certificates for test webhooks in a temporary
+	// directory that only its Stop removes; we never call Stop (the processes
+	// must outlive us), so remove it now — the harness registers no such webhooks.
+	_ = env.WebhookInstallOptions.Cleanup()
 
 	s := &state{Provider: l.Name(), KubeVersion: l.opts.KubeVersion}
 	// envtest does not expose its children's PIDs; they are the processes

@@ -397,11 +397,16 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 			NamespaceSelector:       ignored,
 		}},
 	}
+	// Update in place rather than delete and create: a moment without the
+	// configuration would be a moment without admission control.
 	vw := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if err := vw.Delete(ctx, vwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
-	}
-	if _, err := vw.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+	if live, err := vw.Get(ctx, vwc.Name, metav1.GetOptions{}); err == nil {
+		live.Webhooks = vwc.Webhooks
+		_, err = vw.Update(ctx, live, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
+		}
+	} else if _, err := vw.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
 	}
 	if !g.opts.Mutation {
@@ -424,10 +429,13 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 		}},
 	}
 	mw := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	if err := mw.Delete(ctx, mwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
-	}
-	if _, err := mw.Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+	if live, err := mw.Get(ctx, mwc.Name, metav1.GetOptions{}); err == nil {
+		live.Webhooks = mwc.Webhooks
+		_, err = mw.Update(ctx, live, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
+		}
+	} else if _, err := mw.Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
 	}
 	return nil
