@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -127,3 +128,7 @@ func (q queryDoc) ids() []string {
 	}
 	return out
 }
+
+// tempDir is for state shared by benchmarks across sub-benchmarks, which
+// outlives any one b.TempDir.
+func tempDir() (string, error) { return os.MkdirTemp("", "tracker-bench-") }
