@@ -40,7 +40,7 @@ violation contains {"msg": msg, "details": {"unparseable": bad}} if {
 		some [kind, res] in _fields
 		some c in _containers
 		v := _value(c, kind, res)
-		not quantity.is_quantity(v)
+		not _quantities[quantity.text(v)]
 	]
 	count(bad) > 0
 	msg := sprintf("%v declares values that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
@@ -93,7 +93,7 @@ violation contains {"msg": msg, "details": {"invalidParameters": bad}} if {
 		some [name, bounds] in [["minRequests", _minimums], ["maxLimits", _maximums]]
 		some res in _resources
 		v := bounds[res]
-		not quantity.is_quantity(v)
+		not _quantities[quantity.text(v)]
 	]
 	count(bad) > 0
 	msg := sprintf("%v cannot be judged against constraint parameters that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
@@ -118,10 +118,27 @@ _value(c, kind, res) := c.resources[kind][res] if _declared(c, kind, res)
 
 _text(c, kind, res) := quantity.text(_value(c, kind, res))
 
-_parsed(c, kind, res) := quantity.parse(_value(c, kind, res))
+# Every distinct value is parsed once per review.
+_texts contains quantity.text(v) if {
+	some c in _containers
+	some [kind, res] in _fields
+	v := _value(c, kind, res)
+}
 
-_bound("min", res) := quantity.parse(_minimums[res])
+_texts contains quantity.text(v) if {
+	some bounds in [_minimums, _maximums]
+	some v in bounds
+}
 
-_bound("max", res) := quantity.parse(_maximums[res])
+_quantities := {t: q |
+	some t in _texts
+	q := quantity.parse(t)
+}
+
+_parsed(c, kind, res) := _quantities[_text(c, kind, res)]
+
+_bound("min", res) := _quantities[quantity.text(_minimums[res])]
+
+_bound("max", res) := _quantities[quantity.text(_maximums[res])]
 
 _compare(a, b) := quantity.compare_parsed(a, b)
