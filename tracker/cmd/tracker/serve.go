@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -98,8 +99,8 @@ func serve(args []string, getenv func(string) string) error {
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10e9,
-		IdleTimeout:       120e9,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

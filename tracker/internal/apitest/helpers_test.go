@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/edgetrace/edgetrace/tracker"
 	"github.com/edgetrace/edgetrace/tracker/cache"
@@ -48,7 +49,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	})
 	var tracking tracker.TrackingService = store
 	if o.cache {
-		tracking = cache.New(store, gen, 300e9, 0)
+		tracking = cache.New(store, gen, 300*time.Second, 0)
 	}
 	srv := trackerhttp.New(trackerhttp.Options{
 		Capture: store, Events: store, Tracking: tracking,
