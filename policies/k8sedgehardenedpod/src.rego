@@ -1,0 +1,89 @@
+# METADATA
+# title: K8sEdgeHardenedPod
+# description: Non-root, read-only, no privilege, no host namespaces or paths, probes on regular containers.
+package k8sedgehardenedpod
+
+import data.lib.containers
+import data.lib.review
+import future.keywords.contains
+import future.keywords.if
+import future.keywords.in
+
+# METADATA
+# description: One violation per failed check, each listing its offenders.
+violation contains {"msg": msg, "details": {"check": check, "offenders": offenders}} if {
+	not review.is_delete
+	some check in _checks
+	offenders := _offenders[check]
+	count(offenders) > 0
+	msg := sprintf("%v %v: %v", [_subject, _wants[check], concat("; ", offenders)])
+}
+
+_checks := ["runAsNonRoot", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "dropAll", "addedCapabilities", "hostNamespaces", "hostPath", "hostPort", "probes"]
+
+_wants := {
+	"runAsNonRoot": "must run as non-root (runAsNonRoot: true, on the container or the pod)",
+	"allowPrivilegeEscalation": "must set allowPrivilegeEscalation: false",
+	"readOnlyRootFilesystem": "must set readOnlyRootFilesystem: true",
+	"privileged": "must not run privileged containers",
+	"dropAll": "must drop ALL capabilities",
+	"addedCapabilities": sprintf("may add only capabilities <%v>", [concat(", ", _allowed_capabilities)]),
+	"hostNamespaces": "must not share host namespaces",
+	"hostPath": "must not mount hostPath volumes",
+	"hostPort": "must not use hostPort",
+	"probes": "must give every regular container readiness and liveness probes",
+}
+
+_subject := review.subject(input.review.object)
+
+_spec := object.get(input.review.object, "spec", {})
+
+_containers := containers.of(_spec)
+
+_allowed_capabilities := object.get(input.parameters, "allowedCapabilities", [])
+
+_pod_non_root := object.get(_spec, ["securityContext", "runAsNonRoot"], null)
+
+_sc(c, field) := object.get(c, ["securityContext", field], null)
+
+_offenders["runAsNonRoot"] := [sprintf("container <%v>", [c.name]) | some c in _containers; not _non_root(c)]
+
+_offenders["allowPrivilegeEscalation"] := [sprintf("container <%v>", [c.name]) | some c in _containers; _sc(c, "allowPrivilegeEscalation") != false]
+
+_offenders["readOnlyRootFilesystem"] := [sprintf("container <%v>", [c.name]) | some c in _containers; _sc(c, "readOnlyRootFilesystem") != true]
+
+_offenders["privileged"] := [sprintf("container <%v>", [c.name]) | some c in _containers; _sc(c, "privileged") == true]
+
+_offenders["dropAll"] := [sprintf("container <%v>", [c.name]) | some c in _containers; not "ALL" in _capabilities(c, "drop")]
+
+_offenders["addedCapabilities"] := [sprintf("container <%v> adds <%v>", [c.name, cap]) |
+	some c in _containers
+	some cap in _capabilities(c, "add")
+	not cap in _allowed_capabilities
+]
+
+_offenders["hostNamespaces"] := [sprintf("<%v>", [field]) | some field in ["hostNetwork", "hostPID", "hostIPC"]; _spec[field] == true]
+
+_offenders["hostPath"] := [sprintf("volume <%v>", [v.name]) | some v in object.get(_spec, "volumes", []); _ = v.hostPath]
+
+_offenders["hostPort"] := [sprintf("container <%v> hostPort <%v>", [c.name, p.hostPort]) |
+	some c in _containers
+	some p in object.get(c, "ports", [])
+	object.get(p, "hostPort", 0) != 0
+]
+
+_offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) |
+	some probe in ["readinessProbe", "livenessProbe"]
+	some c in object.get(_spec, "containers", [])
+	object.get(c, probe, null) == null
+]
+
+# The container's own setting wins; the pod's applies where the container sets none.
+_non_root(c) if _sc(c, "runAsNonRoot") == true
+
+_non_root(c) if {
+	_sc(c, "runAsNonRoot") == null
+	_pod_non_root == true
+}
+
+_capabilities(c, kind) := object.get(c, ["securityContext", "capabilities", kind], [])

@@ -1,0 +1,68 @@
+package k8sedgehardenedpod_test
+
+import data.k8sedgehardenedpod
+import future.keywords.if
+import future.keywords.in
+
+_hardened := {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}
+
+_probe := {"httpGet": {"path": "/healthz", "port": 8080}}
+
+_app := {"name": "app", "securityContext": _hardened, "readinessProbe": _probe, "livenessProbe": _probe}
+
+_pod(spec) := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": object.union({"securityContext": {"runAsNonRoot": true}}, spec)}
+
+_msgs(spec) := {x.msg | some x in _violations(_pod(spec))}
+
+_violations(object) := v if {
+	v := k8sedgehardenedpod.violation with input as {"review": {"object": object}, "parameters": {"allowedCapabilities": ["NET_BIND_SERVICE"]}}
+}
+
+test_hardened_pod if {
+	_msgs({"containers": [_app]}) == set()
+	init := {"name": "init", "securityContext": _hardened}
+	_msgs({"containers": [_app], "initContainers": [init], "ephemeralContainers": [object.union(init, {"name": "debug"})]}) == set()
+	adds := object.union(_app, {"securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}}})
+	_msgs({"containers": [adds]}) == set()
+}
+
+test_run_as_non_root_container_overrides_pod if {
+	root := object.union(_app, {"securityContext": {"runAsNonRoot": false}})
+	_msgs({"containers": [root]}) == {"Pod <tracker> must run as non-root (runAsNonRoot: true, on the container or the pod): container <app>"}
+	no_pod_default := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {"containers": [_app, object.union(_app, {"name": "b", "securityContext": {"runAsNonRoot": true}})]}}
+	{x.msg | some x in _violations(no_pod_default)} == {"Pod <tracker> must run as non-root (runAsNonRoot: true, on the container or the pod): container <app>"}
+}
+
+test_container_settings if {
+	bad := {"name": "bad", "readinessProbe": _probe, "livenessProbe": _probe, "securityContext": {
+		"allowPrivilegeEscalation": true, "privileged": true,
+		"capabilities": {"drop": ["NET_RAW"], "add": ["SYS_ADMIN", "NET_BIND_SERVICE"]},
+	}}
+	_msgs({"containers": [bad]}) == {
+		"Pod <tracker> must set allowPrivilegeEscalation: false: container <bad>",
+		"Pod <tracker> must set readOnlyRootFilesystem: true: container <bad>",
+		"Pod <tracker> must not run privileged containers: container <bad>",
+		"Pod <tracker> must drop ALL capabilities: container <bad>",
+		"Pod <tracker> may add only capabilities <NET_BIND_SERVICE>: container <bad> adds <SYS_ADMIN>",
+	}
+}
+
+test_host_access if {
+	app := object.union(_app, {"ports": [{"containerPort": 8080, "hostPort": 8080}, {"containerPort": 9090}]})
+	_msgs({"containers": [app], "hostNetwork": true, "hostIPC": true, "hostPID": false, "volumes": [{"name": "data", "emptyDir": {}}, {"name": "root", "hostPath": {"path": "/"}}]}) == {
+		"Pod <tracker> must not share host namespaces: <hostNetwork>; <hostIPC>",
+		"Pod <tracker> must not mount hostPath volumes: volume <root>",
+		"Pod <tracker> must not use hostPort: container <app> hostPort <8080>",
+	}
+}
+
+test_probes_on_regular_containers_only if {
+	bare := {"name": "bare", "securityContext": _hardened}
+	half := object.union(bare, {"name": "half", "readinessProbe": _probe})
+	_msgs({"containers": [bare, half, _app], "initContainers": [object.union(bare, {"name": "init"})]}) == {"Pod <tracker> must give every regular container readiness and liveness probes: container <bare> has no <readinessProbe>; container <bare> has no <livenessProbe>; container <half> has no <livenessProbe>"}
+}
+
+test_delete_is_never_judged if {
+	v := k8sedgehardenedpod.violation with input as {"review": {"operation": "DELETE", "object": {"kind": "Pod", "spec": {"containers": [{"name": "x"}]}}}, "parameters": {}}
+	count(v) == 0
+}

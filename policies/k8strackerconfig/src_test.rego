@@ -1,0 +1,77 @@
+package k8strackerconfig_test
+
+import data.k8strackerconfig
+import future.keywords.every
+import future.keywords.if
+import future.keywords.in
+
+_params := {
+	"configMapName": "supply-chain-config",
+	"booleanKeys": ["sync_enabled", "cache_enabled"],
+	"durationKeys": [{"key": "sync_interval", "min": "1s", "max": "5m"}, {"key": "cache_ttl", "min": "10s", "max": "1h"}],
+	"booleanEnv": ["TRACKING_ENABLED"],
+}
+
+_seed := {"sync_enabled": "true", "sync_interval": "10s", "cache_enabled": "true", "cache_ttl": "300s"}
+
+_cm(entries) := {"kind": "ConfigMap", "metadata": {"name": "supply-chain-config"}, "data": entries}
+
+_violations(object) := v if {
+	v := k8strackerconfig.violation with input as {"review": {"object": object}, "parameters": _params}
+}
+
+_msgs(object) := {x.msg | some x in _violations(object)}
+
+test_case_study_config_is_valid if {
+	_msgs(_cm(_seed)) == set()
+	_msgs(_cm({"sync_enabled": "false", "sync_interval": "1m30s", "cache_enabled": "false", "cache_ttl": "1h"})) == set()
+}
+
+test_other_config_maps_are_not_judged if {
+	_msgs({"kind": "ConfigMap", "metadata": {"name": "other"}, "data": {"x": "y"}}) == set()
+}
+
+test_missing_and_unknown_keys if {
+	_msgs(_cm({"sync_enabled": "true", "cache_ttl": "300s", "debug": "1", "Sync_Interval": "10s"})) == {
+		"ConfigMap <supply-chain-config> lacks required keys <cache_enabled, sync_interval>",
+		"ConfigMap <supply-chain-config> has unknown keys <Sync_Interval, debug>; known keys: <sync_enabled, cache_enabled, sync_interval, cache_ttl>",
+	}
+	_msgs(_cm(null)) == {"ConfigMap <supply-chain-config> lacks required keys <sync_enabled, cache_enabled, sync_interval, cache_ttl>"}
+}
+
+test_booleans if {
+	every value in ["True", "yes", "1", "", " true"] {
+		_msgs(_cm(object.union(_seed, {"cache_enabled": value}))) == {sprintf("ConfigMap <supply-chain-config> has keys that must be \"true\" or \"false\": <cache_enabled> <%v>", [value])}
+	}
+}
+
+test_durations if {
+	every value in ["10", "10 s", "1d", "s", "1.5.s", "0x10s", "+", "2562048h"] {
+		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == {sprintf("ConfigMap <supply-chain-config> has keys that must be Go durations (e.g. 10s, 1m30s): <sync_interval> <%v>", [value])}
+	}
+}
+
+test_duration_bounds if {
+	every value in ["999ms", "5m1s", "0", "-10s", "1h"] {
+		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == {sprintf("ConfigMap <supply-chain-config> has durations out of bounds: <sync_interval> <%v> is outside <1s>..<5m>", [value])}
+	}
+	every value in ["1s", "5m", "0.5m", "300000ms", ".1m"] {
+		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == set()
+	}
+}
+
+test_tracking_enabled_env if {
+	pod := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {
+		"containers": [{"name": "tracker", "env": [{"name": "TRACKING_ENABLED", "value": "yes"}, {"name": "OTHER", "value": "x"}]}],
+		"initContainers": [{"name": "init", "env": [{"name": "TRACKING_ENABLED", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]}],
+		"ephemeralContainers": [{"name": "debug", "env": [{"name": "TRACKING_ENABLED", "value": true}]}],
+	}}
+	_msgs(pod) == {"Pod <tracker> sets env vars that must be \"true\" or \"false\": container <tracker> env <TRACKING_ENABLED> <yes>; container <debug> env <TRACKING_ENABLED> <true>"}
+	ok := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": [{"name": "TRACKING_ENABLED", "value": "true"}]}]}}
+	_msgs(ok) == set()
+}
+
+test_delete_is_never_judged if {
+	v := k8strackerconfig.violation with input as {"review": {"operation": "DELETE", "object": _cm({})}, "parameters": _params}
+	count(v) == 0
+}
