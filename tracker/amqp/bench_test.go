@@ -160,7 +160,7 @@ func BenchmarkCaptureP99BrokerDownVsUp(b *testing.B) {
 	newHub(b, q)
 	e := newEdge(b, "edge-p99", q, 2, edgeOpts{})
 	waitFor(b, 10*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
-	const perClient = 1500
+	const perClient = 500
 	measure := func() (p50, p99 time.Duration) {
 		var mu sync.Mutex
 		var lat []time.Duration

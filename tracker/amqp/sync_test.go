@@ -52,7 +52,7 @@ func TestSyncConnectionCutMidBatch(t *testing.T) {
 	// Build a backlog offline, then cut again while it drains: the cut lands
 	// with a window of publishes awaiting confirms.
 	e.proxy.cut()
-	e.capture(t, rng, 4000)
+	e.capture(t, rng, 2000)
 	stop := background(t, rng, e)
 	e.proxy.restore()
 	waitFor(t, 20*time.Second, "the drain to start", func() bool { _, n := eventSet(t, h.store); return n > 0 })
@@ -111,7 +111,7 @@ func TestSyncBrokerRestart(t *testing.T) {
 	q := queueName(t)
 	h := newHub(t, q)
 	e := newEdge(t, "edge-a", q, 5, edgeOpts{})
-	e.capture(t, rng, 1000)
+	e.capture(t, rng, 500)
 	stop := background(t, rng, e)
 	time.Sleep(jitter(rng, 0, 500*time.Millisecond))
 	rabbitmqctl(t, "stop_app")
