@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Obj is a Kubernetes object as generic JSON-shaped data.
+// Obj is a Kubernetes object as generic JSON-shaped data: numbers are int64
+// or float64, as unstructured.Unstructured requires.
 type Obj = map[string]any
 
 // GovernedLabel marks a namespace as governed by the bundle.
@@ -44,7 +45,7 @@ func (g *Generator) chance(p float64) bool       { return g.r.Float64() < p }
 func (g *Generator) Quantity(memory bool) any {
 	if g.chance(0.03) {
 		// A bare JSON number, as `cpu: 1` in YAML becomes.
-		return []any{1, 0.5, 2, 536870912, 100}[g.r.IntN(5)]
+		return []any{int64(1), 0.5, int64(2), int64(536870912), int64(100)}[g.r.IntN(5)]
 	}
 	if g.chance(0.08) {
 		return g.pick("", "abc", "1.2.3", "1e", "Mi", "1mi", "1 Mi", " 1", "1KB", "0x10", "--1", "1e1.5", "1.5e", "+", ".", "1Ki1", "e3", "1iB", "1EE")
@@ -157,7 +158,7 @@ func (g *Generator) containers(prefix string, n int) []any {
 func (g *Generator) affinity() Obj {
 	if g.chance(0.15) {
 		return Obj{"nodeAffinity": Obj{"preferredDuringSchedulingIgnoredDuringExecution": []any{
-			Obj{"weight": 1, "preference": Obj{"matchExpressions": []any{g.expression()}}},
+			Obj{"weight": int64(1), "preference": Obj{"matchExpressions": []any{g.expression()}}},
 		}}}
 	}
 	terms := make([]any, 1+g.r.IntN(3))
@@ -234,7 +235,7 @@ func TrackerPodSpec() Obj {
 		"containers": []any{Obj{
 			"name":  "tracker",
 			"image": "registry.example.com/supply-chain-tracker:1.4.2",
-			"ports": []any{Obj{"containerPort": 8080}},
+			"ports": []any{Obj{"containerPort": int64(8080)}},
 			"env":   []any{Obj{"name": "TRACKING_ENABLED", "value": "true"}},
 			"resources": Obj{
 				"requests": Obj{"cpu": "100m", "memory": "128Mi"},

@@ -79,16 +79,24 @@ func NewPair(ctx context.Context, b *Bundle) (*Pair, error) {
 	return &Pair{Rego: r, CEL: c}, nil
 }
 
-// Check runs both engines and returns the CEL results (what Gatekeeper
-// enforces when both are present) plus any disagreements.
+// Check runs both engines, concurrently (they share nothing), and returns
+// the CEL results (what Gatekeeper enforces when both are present) plus any
+// disagreements.
 func (p *Pair) Check(ctx context.Context, inputs []Input) ([]Result, []Disagreement, error) {
-	rr, err := p.Rego.Check(ctx, inputs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rego: %w", err)
+	var rr []Result
+	var rerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rr, rerr = p.Rego.Check(ctx, inputs)
+	}()
+	cr, cerr := p.CEL.Check(ctx, inputs)
+	<-done
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("rego: %w", rerr)
 	}
-	cr, err := p.CEL.Check(ctx, inputs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cel: %w", err)
+	if cerr != nil {
+		return nil, nil, fmt.Errorf("cel: %w", cerr)
 	}
 	d, err := Compare(rr, cr)
 	return cr, d, err
