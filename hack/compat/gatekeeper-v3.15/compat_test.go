@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	"github.com/open-policy-agent/opa/version"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // The bundle lives in the main module; this module sits three levels below
@@ -257,4 +258,85 @@ func rel(p string) string {
 		return r
 	}
 	return p
+}
+
+// TestDeployedExpansion loads the ExpansionTemplates deploy/ applies with
+// Gatekeeper 3.15's validation and served versions, and checks that each
+// workload kind the bundle governs expands, by 3.15's rules, into a Pod
+// carrying the workload's pod template. Without this, a workload kind the
+// templates miss would go unjudged on a 3.15 cluster (constraints match Pods).
+func TestDeployedExpansion(t *testing.T) {
+	dir := filepath.Join(*repoRoot, "deploy", "gatekeeper", "expansion")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		o, err := ReadObjects(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o...)
+	}
+	templates, err := ParseExpansionTemplates(objs)
+	if err != nil {
+		t.Fatalf("%s: %v", rel(dir), err)
+	}
+	if len(templates) == 0 {
+		t.Fatalf("no ExpansionTemplate under %s", rel(dir))
+	}
+	podSpec := map[string]interface{}{
+		"metadata": map[string]interface{}{"labels": map[string]interface{}{"app": "tracker"}},
+		"spec": map[string]interface{}{
+			"runtimeClassName": "wasmedge",
+			"containers":       []interface{}{map[string]interface{}{"name": "tracker", "image": "registry.example.com/supply-chain-tracker:1.0.0"}},
+		},
+	}
+	workload := func(apiVersion, kind string, spec map[string]interface{}) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]interface{}{
+			"apiVersion": apiVersion,
+			"kind":       kind,
+			"metadata":   map[string]interface{}{"name": "tracker", "namespace": "scm-edge-1"},
+			"spec":       spec,
+		}}
+	}
+	withTemplate := map[string]interface{}{"template": podSpec}
+	for _, w := range []*unstructured.Unstructured{
+		workload("apps/v1", "Deployment", withTemplate),
+		workload("apps/v1", "StatefulSet", withTemplate),
+		workload("apps/v1", "DaemonSet", withTemplate),
+		workload("apps/v1", "ReplicaSet", withTemplate),
+		workload("batch/v1", "Job", withTemplate),
+		workload("batch/v1", "CronJob", map[string]interface{}{
+			"schedule":    "*/5 * * * *",
+			"jobTemplate": map[string]interface{}{"spec": withTemplate},
+		}),
+	} {
+		res, err := Expand(w.DeepCopy(), templates)
+		if err != nil {
+			t.Errorf("%s: %v", w.GetKind(), err)
+			continue
+		}
+		var pods []*unstructured.Unstructured
+		for _, r := range res {
+			if r.Object.GroupVersionKind() == (schema.GroupVersionKind{Version: "v1", Kind: "Pod"}) {
+				pods = append(pods, r.Object)
+			}
+		}
+		if len(pods) != 1 {
+			t.Errorf("%s expands into %d Pods, want 1", w.GetKind(), len(pods))
+			continue
+		}
+		pod := pods[0]
+		if pod.GetNamespace() != "scm-edge-1" || pod.GetLabels()["app"] != "tracker" {
+			t.Errorf("%s: pod %s/%s labels %v: want the workload's namespace and its template's labels", w.GetKind(), pod.GetNamespace(), pod.GetName(), pod.GetLabels())
+		}
+		if rc, _, _ := unstructured.NestedString(pod.Object, "spec", "runtimeClassName"); rc != "wasmedge" {
+			t.Errorf("%s: pod spec.runtimeClassName %q: the pod does not carry the template's spec", w.GetKind(), rc)
+		}
+	}
 }
