@@ -52,12 +52,14 @@ type Store struct {
 	opts   Options
 	writer *sql.DB
 	reader *sql.DB
+	ckpt   *sql.DB // background checkpoints only
 
-	reqs    chan *captureReq
-	closing chan struct{}
-	done    chan struct{}
-	mu      sync.RWMutex // guards closed against the send on reqs
-	closed  bool
+	reqs     chan *captureReq
+	closing  chan struct{}
+	done     chan struct{}
+	ckptDone chan struct{}
+	mu       sync.RWMutex // guards closed against the send on reqs
+	closed   bool
 
 	stmtLocation *sql.Stmt
 }
@@ -94,16 +96,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.MaxBatchEvents = 5000
 	}
 	s := &Store{
-		opts:    opts,
-		reqs:    make(chan *captureReq, 1024),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		opts:     opts,
+		reqs:     make(chan *captureReq, 1024),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		ckptDone: make(chan struct{}),
 	}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -124,12 +128,14 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	s.writer.SetMaxOpenConns(1)
-	// Checkpoint every ~32 MiB of WAL instead of SQLite's 4 MiB: each
-	// checkpoint syncs the database file, and random B-tree updates
-	// (epc_state) dirty the same pages again and again between checkpoints.
+	// No automatic checkpoints on the writer: SQLite would run them inside
+	// the commit that crosses the threshold, stalling every capture in that
+	// group for the whole copy-and-fsync of the database file (seconds on a
+	// large store). checkpointLoop does them on its own connection instead,
+	// concurrently with the writer, which WAL allows.
 	// The writer touches the upper levels of every B-tree on every capture;
 	// 16 MiB keeps them resident.
-	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint=8192; PRAGMA cache_size=-16384"); err != nil {
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384"); err != nil {
 		return fmt.Errorf("set writer pragmas: %w", err)
 	}
 	s.writer.SetMaxIdleConns(1)
@@ -155,7 +161,41 @@ func (s *Store) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prepare location query: %w", err)
 	}
+	cq := url.Values{"_busy_timeout": {"5000"}, "_synchronous": {"FULL"}}
+	s.ckpt, err = sql.Open(driverName, path+"?"+cq.Encode())
+	if err != nil {
+		return err
+	}
+	s.ckpt.SetMaxOpenConns(1)
 	return nil
+}
+
+// checkpointThreshold is the WAL size that triggers a background checkpoint.
+const checkpointThreshold = 32 << 20
+
+// checkpointLoop copies the WAL into the database file whenever the WAL has
+// grown past checkpointThreshold. PASSIVE checkpoints never block the writer
+// or readers; the WAL is rewound by the writer's next commit once a
+// checkpoint has caught up.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(s.opts.Path + "-wal")
+		if err != nil || fi.Size() < checkpointThreshold {
+			continue
+		}
+		if _, err := s.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			// Not fatal: the next tick retries, and Close checkpoints fully.
+			continue
+		}
+	}
 }
 
 // migrate applies the embedded migrations not yet applied, each in its own
@@ -246,6 +286,7 @@ func (s *Store) Close() error {
 	close(s.closing)
 	s.mu.Unlock()
 	<-s.done
+	<-s.ckptDone
 	var errs []error
 	if s.writer != nil {
 		// TRUNCATE leaves no WAL behind, so the next start opens a single file.
@@ -264,6 +305,9 @@ func (s *Store) closeDBs() error {
 	}
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.Close())
 	}
 	if s.writer != nil {
 		errs = append(errs, s.writer.Close())
