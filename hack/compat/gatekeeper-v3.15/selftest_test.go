@@ -2,6 +2,8 @@ package compat
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -138,5 +140,22 @@ func TestWildcard(t *testing.T) {
 		if got := tc.w.Matches(tc.s); got != tc.want {
 			t.Errorf("Wildcard(%q).Matches(%q) = %v, want %v", tc.w, tc.s, got, tc.want)
 		}
+	}
+}
+
+// A misspelt or newer field would be dropped by a 3.15 API server; the
+// loader must say so rather than load the template without it.
+func TestReadTemplateRejectsUnknownField(t *testing.T) {
+	data, err := os.ReadFile("testdata/selftest/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), "      rego: |", "      regoo: ignored\n      rego: |", 1)
+	p := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(p, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadTemplate(p); err == nil || !strings.Contains(err.Error(), "regoo") {
+		t.Errorf("ReadTemplate with an unknown field: got error %v, want one naming the field", err)
 	}
 }

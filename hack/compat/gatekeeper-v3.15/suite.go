@@ -98,8 +98,17 @@ func ReadTemplate(path string) (*templates.ConstraintTemplate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := remarshal(u.Object, typed); err != nil {
+	// Decode strictly: a field this release's ConstraintTemplate type does
+	// not know would be pruned by a 3.15 API server, silently changing what
+	// the template means there.
+	j, err := json.Marshal(u.Object)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(typed); err != nil {
+		return nil, fmt.Errorf("%s: not a ConstraintTemplate as Gatekeeper 3.15 reads it: %w", path, err)
 	}
 	v, ok := typed.(interface {
 		ToVersionless() (*templates.ConstraintTemplate, error)
