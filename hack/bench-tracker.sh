@@ -6,6 +6,9 @@
 #
 #   hack/bench-tracker.sh                  # 1,000,000-event store, ~10 minutes
 #   EVENTS=100000 DURATION=5s hack/bench-tracker.sh   # quick look
+#   WORK=/tmp/bench-tracker.X PRELOADED=1 hack/bench-tracker.sh
+#                     # reuse WORK/bench.db from an earlier run (skips the
+#                     # preload and single-event steps)
 #
 # Steps: cold start on an empty store; preload EVENTS events as 100-event
 # documents (the capture figure); single-event POSTs; GET /epcs/{epc}/location
@@ -97,16 +100,17 @@ echo "baseline bare net/http: ${BASE_RPS} req/s (wrk -t1 -c32 -d$DURATION)"
 COLD_EMPTY=$("$H" load cold-start --bin "$WORK/tracker" --db "$WORK/empty.db" --runs 21)
 echo "$COLD_EMPTY"
 
-start_tracker
-echo "== preload: $EVENTS events as 100-event documents, flat out, 16 in flight"
-CAPTURE=$("$H" load --url "http://127.0.0.1:$PORT" --scenario capture --events "$EVENTS" --duration 0 --workers 16 --seed 1)
-echo "$CAPTURE"
-echo "== single-event POST /events, flat out, 32 in flight"
-SINGLE=$("$H" load --url "http://127.0.0.1:$PORT" --scenario event --duration "$DURATION" --workers 32 --seed 2)
-echo "$SINGLE"
+if [[ -z "${PRELOADED:-}" ]]; then
+  rm -f "$WORK"/bench.db*
+  start_tracker
+  echo "== preload: $EVENTS events as 100-event documents, flat out, 16 in flight"
+  "$H" load --url "http://127.0.0.1:$PORT" --scenario capture --events "$EVENTS" --duration 0 --workers 16 --seed 1
+  echo "== single-event POST /events, flat out, 32 in flight"
+  "$H" load --url "http://127.0.0.1:$PORT" --scenario event --duration "$DURATION" --workers 32 --seed 2
+  stop_tracker
+fi
 echo "store on disk: $(du -sh "$WORK"/bench.db* | awk '{print $1}' | paste -sd+)"
 "$H" load paths --seed 1 --preload "$EVENTS" --n 100000 --out "$WORK/paths.txt"
-stop_tracker
 
 for cache in true false; do
   start_tracker cache_enabled=$cache
