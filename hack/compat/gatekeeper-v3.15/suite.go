@@ -321,7 +321,7 @@ func runTest(ctx context.Context, dir string, t Test) []CaseOutcome {
 		if !errors.Is(err, apiconstraints.ErrSchema) {
 			return fail(fmt.Errorf("invalid constraint: got error %v, want a schema validation error", err))
 		}
-		return []CaseOutcome{{Test: t.Name}}
+		return []CaseOutcome{{Test: t.Name, Case: "(constraint refused as expected)"}}
 	}
 	if t.Expansion != "" {
 		objs, err := ReadObjects(filepath.Join(dir, t.Expansion))
