@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
+	"github.com/edgetrace/edgetrace/tracker"
 	"github.com/edgetrace/edgetrace/tracker/cache"
 	trackerhttp "github.com/edgetrace/edgetrace/tracker/http"
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
@@ -113,6 +114,7 @@ func hub(args []string, getenv func(string) string) error {
 	cctx, stopConsumer := context.WithCancel(context.Background())
 	consumed := make(chan error, 1)
 	go func() { consumed <- consumer.Run(cctx) }()
+	go trimOutbox(cctx, store, log)
 	log.Info("hub serving", "listen", ln.Addr().String(), "db", cfg.DB, "broker", trackeramqp.Redact(cfg.AMQP), "queue", cfg.Queue)
 
 	consumerDone := false
@@ -146,4 +148,38 @@ func hub(args []string, getenv func(string) string) error {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// trimOutbox empties the hub's own outbox every minute. The hub stores
+// events through the same capture path as an edge, which writes an outbox
+// row per event, but nothing forwards from the hub: without trimming, its
+// file would hold every payload twice.
+func trimOutbox(ctx context.Context, ob tracker.Outbox, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var after int64
+		for {
+			recs, err := ob.PendingOutbox(ctx, after, 5000)
+			if err != nil || len(recs) == 0 {
+				break
+			}
+			seqs := make([]int64, len(recs))
+			for i, r := range recs {
+				seqs[i] = r.Seq
+			}
+			if err := ob.MarkOutboxSent(ctx, seqs); err != nil {
+				break
+			}
+			after = seqs[len(seqs)-1]
+		}
+		if _, err := ob.PruneOutbox(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("trim hub outbox", "err", err)
+		}
+	}
 }
