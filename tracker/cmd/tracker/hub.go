@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 	"github.com/edgetrace/edgetrace/tracker"
+	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 	"github.com/edgetrace/edgetrace/tracker/cache"
 	trackerhttp "github.com/edgetrace/edgetrace/tracker/http"
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
