@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
@@ -262,4 +263,62 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// TestServeWithBrokerUnreachable: an edge whose broker is down must start,
+// be ready, capture and answer, and say in /healthz that it is not synced.
+func TestServeWithBrokerUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; run without -short")
+	}
+	dead := "amqp://guest:guest@" + freeAddr(t) + "/" // nothing listens there
+	p := startNode(t, []string{"serve", "--db", filepath.Join(t.TempDir(), "e.db"), "--site", "offline", "--amqp", dead},
+		"sync_enabled=true", "sync_interval=200ms")
+	defer p.term(t)
+	resp, err := http.Post(p.base+"/capture", "application/json", bytes.NewReader(epcisgen.New(epcisgen.Config{Seed: 3}).Document(20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("capture with the broker down = %d, want 202", resp.StatusCode)
+	}
+	var health struct {
+		Status string `json:"status"`
+		Sync   struct {
+			Connected   bool   `json:"connected"`
+			OutboxDepth int64  `json:"outboxDepth"`
+			LastError   string `json:"lastError"`
+		} `json:"sync"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&health)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("/healthz = %d, %v; want 200 with JSON detail", resp.StatusCode, err)
+		}
+		if health.Sync.OutboxDepth == 20 && health.Sync.LastError != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz sync detail %+v: want 20 unsent events and the dial error", health.Sync)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if health.Sync.Connected {
+		t.Errorf("/healthz says connected to a broker that does not exist")
+	}
+	resp, err = http.Get(p.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz with the broker down = %d; readiness must not depend on the broker", resp.StatusCode)
+	}
 }
