@@ -2,6 +2,7 @@ package lib.containers_test
 
 import data.lib.containers
 import future.keywords.if
+import future.keywords.in
 
 test_of_lists_every_container_kind_in_order if {
 	spec := {
