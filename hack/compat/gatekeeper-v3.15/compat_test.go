@@ -240,15 +240,15 @@ func TestSuites(t *testing.T) {
 
 // summary collects the counts the main test prints; compat.sh shows them.
 var summary struct {
-	templates, constraints, suites, cases, skipped, reviews int
+	templates, constraints, suites, cases, skipped, reviews, corpus int
 }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if summary.templates+summary.suites > 0 {
-		fmt.Printf("gatekeeper v3.15.1 compat: %d templates loaded, %d constraints added, %d suites, %d cases verified (%d reviews incl. expansion), %d skipped\n",
-			summary.templates, summary.constraints, summary.suites, summary.cases, summary.reviews, summary.skipped)
+	if summary.templates+summary.suites+summary.corpus > 0 {
+		fmt.Printf("gatekeeper v3.15.1 compat: %d templates loaded, %d constraints added, %d suites, %d cases verified (%d reviews incl. expansion), %d skipped; %d corpus manifests judged as expected\n",
+			summary.templates, summary.constraints, summary.suites, summary.cases, summary.reviews, summary.skipped, summary.corpus)
 	}
 	os.Exit(code)
 }

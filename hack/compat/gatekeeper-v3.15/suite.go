@@ -86,35 +86,43 @@ func ReadTemplate(path string) (*templates.ConstraintTemplate, error) {
 	if err != nil {
 		return nil, err
 	}
+	t, err := templateFromObject(u)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+func templateFromObject(u *unstructured.Unstructured) (*templates.ConstraintTemplate, error) {
 	scheme := runtime.NewScheme()
 	if err := apis.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	gvk := u.GroupVersionKind()
 	if gvk.Group != "templates.gatekeeper.sh" || gvk.Kind != "ConstraintTemplate" {
-		return nil, fmt.Errorf("%s: not a ConstraintTemplate (%v)", path, gvk)
+		return nil, fmt.Errorf("not a ConstraintTemplate (%v)", gvk)
 	}
 	typed, err := scheme.New(gvk)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	// Decode strictly: a field this release's ConstraintTemplate type does
 	// not know would be pruned by a 3.15 API server, silently changing what
 	// the template means there.
 	j, err := json.Marshal(u.Object)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(typed); err != nil {
-		return nil, fmt.Errorf("%s: not a ConstraintTemplate as Gatekeeper 3.15 reads it: %w", path, err)
+		return nil, fmt.Errorf("not a ConstraintTemplate as Gatekeeper 3.15 reads it: %w", err)
 	}
 	v, ok := typed.(interface {
 		ToVersionless() (*templates.ConstraintTemplate, error)
 	})
 	if !ok {
-		return nil, fmt.Errorf("%s: cannot convert %T", path, typed)
+		return nil, fmt.Errorf("cannot convert %T", typed)
 	}
 	return v.ToVersionless()
 }
@@ -434,13 +442,7 @@ func reviewCaseObject(ctx context.Context, cl *client.Client, obj *unstructured.
 		if err != nil {
 			return nil, n, fmt.Errorf("review resultant %s %s: %w", r.Object.GetKind(), r.Object.GetName(), err)
 		}
-		for _, res := range rresp.Results() {
-			if r.EnforcementAction != "" {
-				res.EnforcementAction = r.EnforcementAction
-			}
-			res.Msg = fmt.Sprintf("[Implied by %s] %s", r.TemplateName, res.Msg)
-			results = append(results, res)
-		}
+		results = append(results, implied(r, rresp.Results())...)
 	}
 	return results, n, nil
 }
