@@ -20,12 +20,24 @@ import (
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
+// binDir holds the binary built for the tests; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildTracker compiles this command once per test binary run.
 var buildTracker = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "tracker-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "tracker")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {

@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"context"
+	"os"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ var benchStore = sync.OnceValues(func() (string, []string) {
 	if err != nil {
 		panic(err)
 	}
+	benchDir = dir
 	path := filepath.Join(dir, "bench.db")
 	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
 	if err != nil {
@@ -42,6 +44,17 @@ var benchStore = sync.OnceValues(func() (string, []string) {
 	}
 	return path, g.EPCs()
 })
+
+// TestMain removes the shared benchmark store.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+var benchDir string
 
 // BenchmarkLocation measures GET /epcs/{epc}/location through the full
 // handler (mux, metrics, cache, store) for random preloaded EPCs, beside a
