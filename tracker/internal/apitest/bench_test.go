@@ -2,11 +2,11 @@ package apitest
 
 import (
 	"context"
-	"os"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
