@@ -168,9 +168,9 @@ func TestBundleLoads(t *testing.T) {
 			t.Errorf("%s: constraint %s/%s has no loaded template", sources[i], u.GetKind(), u.GetName())
 			continue
 		}
-		// Constraint names are unique per kind in a cluster, but samples
-		// and deploy/ may reuse a name: each is checked against a fresh
-		// copy of the kind's state by removing it again afterwards.
+		// Samples and deploy/ may reuse a constraint name; each constraint
+		// is added alone and removed again so that one never replaces
+		// another unnoticed.
 		if _, err := c.AddConstraint(ctx, u); err != nil {
 			t.Errorf("%s: constraint %s/%s is refused by Gatekeeper 3.15: %v", sources[i], u.GetKind(), u.GetName(), err)
 			continue

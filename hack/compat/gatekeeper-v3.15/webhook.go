@@ -26,6 +26,11 @@ func ReviewAsWebhook(ctx context.Context, cl *client.Client, obj *unstructured.U
 		if err != nil {
 			return nil, err
 		}
+		// The 3.15 webhook clears the namespace of Namespace requests, which
+		// server-side apply sets to the Namespace's own name.
+		if req.Kind.Kind == "Namespace" && req.Kind.Group == "" {
+			req.Namespace = ""
+		}
 		resp, err := cl.Review(ctx, &RequestReview{Request: req, Source: SourceOriginal})
 		if err != nil {
 			return nil, fmt.Errorf("review AdmissionRequest %s %s/%s: %w", req.Operation, req.Namespace, req.Name, err)
