@@ -1,0 +1,38 @@
+package epcisgen_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/edgetrace/edgetrace/tracker"
+	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+)
+
+func TestDocumentsAreValidAndDeterministic(t *testing.T) {
+	a := epcisgen.New(epcisgen.Config{Seed: 9}).Document(500)
+	b := epcisgen.New(epcisgen.Config{Seed: 9}).Document(500)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed, different documents")
+	}
+	evs, err := tracker.DecodeDocument(a)
+	if err != nil {
+		t.Fatalf("generated document rejected: %v", err)
+	}
+	types := map[tracker.EventType]int{}
+	steps := map[string]int{}
+	for _, ev := range evs {
+		types[ev.Type]++
+		steps[ev.BizStep]++
+	}
+	for _, s := range []string{"commissioning", "packing", "shipping", "receiving", "unpacking", "retail_selling"} {
+		if steps[s] == 0 {
+			t.Errorf("no %s event in 500; steps %v", s, steps)
+		}
+	}
+	if types[tracker.ObjectEvent] == 0 || types[tracker.AggregationEvent] == 0 {
+		t.Errorf("event types %v", types)
+	}
+	if c := epcisgen.New(epcisgen.Config{Seed: 10}).Document(500); bytes.Equal(a, c) {
+		t.Error("different seeds, same documents")
+	}
+}
