@@ -127,8 +127,8 @@ func (t *Target) HandleReview(obj interface{}) (bool, interface{}, error) {
 // ValidateConstraint rejects malformed label selectors, as Gatekeeper does
 // before a constraint is accepted.
 func (t *Target) ValidateConstraint(u *unstructured.Unstructured) error {
-	for _, field := range []string{"labelSelector", "namespaceSelector"} {
-		m, found, err := unstructured.NestedMap(u.Object, "spec", "match", field)
+	for _, key := range []string{"labelSelector", "namespaceSelector"} {
+		m, found, err := unstructured.NestedMap(u.Object, "spec", "match", key)
 		if err != nil {
 			return err
 		}
@@ -137,9 +137,9 @@ func (t *Target) ValidateConstraint(u *unstructured.Unstructured) error {
 		}
 		var sel metav1.LabelSelector
 		if err := remarshal(m, &sel); err != nil {
-			return fmt.Errorf("spec.match.%s: %w", field, err)
+			return fmt.Errorf("spec.match.%s: %w", key, err)
 		}
-		if errs := metav1validation.ValidateLabelSelector(&sel, metav1validation.LabelSelectorValidationOptions{}, fieldPath("spec", "match", field)); len(errs) > 0 {
+		if errs := metav1validation.ValidateLabelSelector(&sel, metav1validation.LabelSelectorValidationOptions{}, fieldPath("spec", "match", key)); len(errs) > 0 {
 			return errs.ToAggregate()
 		}
 	}
