@@ -45,6 +45,10 @@ type Options struct {
 	ReadConns int
 	// MaxBatchEvents bounds the events one group commit takes. Default 5000.
 	MaxBatchEvents int
+	// UnsafeNoSync turns fsync off (synchronous=OFF). Only for tests whose
+	// subject is not durability (the fuzz target runs thousands of captures
+	// a second); never in the binary.
+	UnsafeNoSync bool
 }
 
 // Store is the SQLite-backed tracker store. It is safe for concurrent use.
@@ -115,9 +119,13 @@ func (s *Store) open(ctx context.Context) error {
 	path := (&url.URL{Scheme: "file", Opaque: url.PathEscape(s.opts.Path)}).String()
 	// The writer is opened first: only a read-write connection can switch the
 	// file to WAL, and readers opened before that would see rollback mode.
+	sync := "FULL"
+	if s.opts.UnsafeNoSync {
+		sync = "OFF"
+	}
 	wq := url.Values{
 		"_journal_mode": {"WAL"},
-		"_synchronous":  {"FULL"},
+		"_synchronous":  {sync},
 		"_txlock":       {"immediate"},
 		"_busy_timeout": {"5000"},
 		"_foreign_keys": {"off"},

@@ -30,6 +30,7 @@ type envOpts struct {
 	trackingOff bool
 	maxBody     int64
 	path        string
+	noSync      bool // see sqlite.Options.UnsafeNoSync
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -38,7 +39,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		o.path = filepath.Join(t.TempDir(), "tracker.db")
 	}
 	gen := new(cache.Generation)
-	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: o.path, OnCommit: gen.Bump})
+	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: o.path, OnCommit: gen.Bump, UnsafeNoSync: o.noSync})
 	if err != nil {
 		t.Fatal(err)
 	}
