@@ -32,8 +32,8 @@ func TestCorpora(t *testing.T) {
 			ensureNamespaces(t, inputs)
 			for _, in := range inputs {
 				o := in.Object
-				if isKind(o, "Namespace") {
-					continue
+				if isKind(o, "Namespace") && len(expected(o)) == 0 {
+					continue // created by ensureNamespaces
 				}
 				name := fmt.Sprintf("%s:%d %s %s", filepath.Base(in.File), in.Line, o.GetKind(), o.GetName())
 				t.Run(name, func(t *testing.T) {
@@ -67,7 +67,8 @@ func readCorpus(t *testing.T, dir string) []policy.Input {
 func ensureNamespaces(t *testing.T, inputs []policy.Input) {
 	t.Helper()
 	for _, in := range inputs {
-		if !isKind(in.Object, "Namespace") {
+		// A Namespace that expects a violation is a test case, not set-up.
+		if !isKind(in.Object, "Namespace") || len(expected(in.Object)) > 0 {
 			continue
 		}
 		if _, err := create(context.Background(), in.Object); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -108,7 +109,8 @@ func checkObject(t *testing.T, o *unstructured.Unstructured, wantDenied bool) {
 
 // checkDenial requires err to be an admission denial that names every
 // expected constraint. Gatekeeper's webhook writes "[name] message"; a
-// generated ValidatingAdmissionPolicy names its binding "gatekeeper-name".
+// generated ValidatingAdmissionPolicy names its binding, which ends in the
+// constraint's name ("gatekeeper-name" in 3.17, "gatekeeper-kind-name" in 3.23).
 func checkDenial(t *testing.T, err error, want []string) {
 	t.Helper()
 	msg := denial(err)
@@ -120,7 +122,7 @@ func checkDenial(t *testing.T, err error, want []string) {
 	}
 	for _, w := range want {
 		name := w[strings.LastIndexByte(w, '/')+1:]
-		if !strings.Contains(msg, "["+name+"]") && !strings.Contains(msg, "'gatekeeper-"+name+"'") {
+		if !strings.Contains(msg, "["+name+"]") && !strings.Contains(msg, "-"+name+"' denied") {
 			t.Errorf("denial does not name %s: %s", w, msg)
 		}
 	}

@@ -18,12 +18,14 @@ import (
 	"github.com/edgetrace/edgetrace/harness/cluster"
 	"github.com/edgetrace/edgetrace/harness/gatekeeper"
 	"github.com/edgetrace/edgetrace/harness/policy"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // GovernedLabel marks the namespaces the bundle's constraints select.
@@ -48,6 +50,7 @@ var env struct {
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) (code int) {
+	ctrllog.SetLogger(logr.Discard()) // envtest's logger; our progress goes to stderr
 	_, file, _, _ := runtime.Caller(0)
 	env.root = filepath.Dir(filepath.Dir(file))
 	env.kubeVersion = envOr("KUBE_VERSION", cluster.DefaultKubeVersion)
@@ -220,7 +223,13 @@ func denial(err error) string {
 	return ""
 }
 
-// requireBundle fails (never skips: CI must notice) when a part of the
+// rejectedBeforeAdmission reports an error from decoding or validation,
+// which the API server applies before any admission webhook or policy.
+func rejectedBeforeAdmission(err error) bool {
+	return denial(err) == "" && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err))
+}
+
+// requireFiles fails (never skips: CI must notice) when a part of the
 // repository the test exercises is missing.
 func requireFiles(t *testing.T, pattern string) []string {
 	t.Helper()

@@ -14,18 +14,36 @@ import (
 )
 
 // compliantOf returns a compliant corpus object of kind, renamed so it does
-// not collide with the corpus test, in a governed namespace.
+// not collide with the corpus test, in a governed namespace. A Pod, when the
+// corpus has none, is the pod template of its first compliant workload —
+// exactly what that workload's controller would create.
 func compliantOf(t *testing.T, kind, name string) *unstructured.Unstructured {
 	t.Helper()
-	for _, in := range readCorpus(t, "compliant") {
+	inputs := readCorpus(t, "compliant")
+	ensureNamespaces(t, inputs)
+	place := func(o *unstructured.Unstructured) *unstructured.Unstructured {
+		o.SetName(name)
+		if o.GetNamespace() == "" {
+			o.SetNamespace(namespace(t, "e2e-workload", governed()))
+		}
+		return o
+	}
+	for _, in := range inputs {
 		if isKind(in.Object, kind) {
-			o := in.Object.DeepCopy()
-			o.SetName(name)
-			if o.GetNamespace() == "" {
-				o.SetNamespace(namespace(t, "e2e-workload", governed()))
+			return place(in.Object.DeepCopy())
+		}
+	}
+	if kind == "Pod" {
+		for _, in := range inputs {
+			tmpl, ok, _ := unstructured.NestedMap(in.Object.Object, "spec", "template")
+			if !ok {
+				continue
 			}
-			ensureNamespaces(t, readCorpus(t, "compliant"))
-			return o
+			pod := &unstructured.Unstructured{Object: tmpl}
+			pod.SetAPIVersion("v1")
+			pod.SetKind("Pod")
+			pod.SetNamespace(in.Object.GetNamespace())
+			return place(pod)
 		}
 	}
 	t.Fatalf("testdata/manifests/compliant has no %s", kind)

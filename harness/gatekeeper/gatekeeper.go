@@ -281,6 +281,9 @@ cp "$0"/token "$0"/ca.crt "$0"/namespace /run/secrets/kubernetes.io/serviceaccou
 exec "$@"`
 
 func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
+	if err := os.MkdirAll(filepath.Join(g.home(), "audit"), 0o755); err != nil {
+		return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+	}
 	ports := make([]int, 3)
 	for i := range ports {
 		p, err := freePort()
@@ -298,8 +301,11 @@ func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
 		"--health-addr=127.0.0.1:" + strconv.Itoa(ports[0]),
 		"--metrics-addr=127.0.0.1:" + strconv.Itoa(ports[1]),
 		"--prometheus-port=" + strconv.Itoa(ports[2]),
-		// Audit every 5 s rather than 60 s so tests see violations quickly.
+		// Audit every 5 s rather than 60 s so tests see violations quickly,
+		// caching listed objects in our directory (in a pod, an emptyDir at
+		// /tmp/audit that audit fails without).
 		"--audit-interval=5",
+		"--api-cache-dir=" + filepath.Join(g.home(), "audit"),
 		"--log-denies",
 		// Generate ValidatingAdmissionPolicies and bindings from CEL
 		// templates (default on from 3.22, off in 3.17).

@@ -9,8 +9,10 @@ import (
 	"github.com/edgetrace/edgetrace/harness/cluster"
 	"github.com/edgetrace/edgetrace/harness/gatekeeper"
 	"github.com/edgetrace/edgetrace/harness/policy"
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // stateDir is where up keeps the running cluster's state, logs and kubeconfig.
@@ -32,6 +34,9 @@ admin kubeconfig are in .harness/ (kubeconfig: .harness/kubeconfig). Running up
 again reuses what is healthy; run "harness down" to stop and remove everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// envtest logs through controller-runtime, which complains with a
+			// stack trace when no logger is set; progress goes to stderr instead.
+			ctrllog.SetLogger(logr.Discard())
 			start := time.Now()
 			root, err := os.Getwd()
 			if err != nil {
