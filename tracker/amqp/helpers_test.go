@@ -335,8 +335,10 @@ func eventSet(t testing.TB, s *sqlite.Store) (keys []string, rows int) {
 
 // waitSynced waits until every edge's outbox is empty and the hub holds as
 // many events as the edges together, then checks the sets: the hub's event
-// set equals the union of the edges' sets, with zero duplicates.
-func waitSynced(t testing.TB, h *hub, edges []*edge, within time.Duration) {
+// set equals the union of the edges' sets, with zero duplicates. It fails
+// when sync makes no progress for stall: a large backlog on a busy machine
+// may take long, a stuck one never finishes.
+func waitSynced(t testing.TB, h *hub, edges []*edge, stall time.Duration) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, e := range edges {
@@ -351,7 +353,8 @@ func waitSynced(t testing.TB, h *hub, edges []*edge, within time.Duration) {
 	if len(want) == 0 {
 		t.Fatal("no events captured: the test proves nothing")
 	}
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(stall)
+	lastN, lastDepth := -1, int64(-1)
 	for {
 		depth := int64(0)
 		for _, e := range edges {
@@ -368,8 +371,11 @@ func waitSynced(t testing.TB, h *hub, edges []*edge, within time.Duration) {
 		if depth == 0 && n >= len(want) {
 			break
 		}
+		if n != lastN || depth != lastDepth {
+			lastN, lastDepth, deadline = n, depth, time.Now().Add(stall)
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not synced after %s: hub has %d of %d events, %d unsent at the edges", within, n, len(want), depth)
+			t.Fatalf("sync stalled for %s: hub has %d of %d events, %d unsent at the edges", stall, n, len(want), depth)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -426,6 +432,10 @@ func rabbitmqctl(t testing.TB, args ...string) {
 // background captures on the edges until stopped, at a modest rate so the
 // faults hit a stream of small batches rather than one big one.
 func background(t testing.TB, rng *rand.Rand, edges ...*edge) (stop func()) {
+	return backgroundEvery(t, rng, 20*time.Millisecond, edges...)
+}
+
+func backgroundEvery(t testing.TB, rng *rand.Rand, every time.Duration, edges ...*edge) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, e := range edges {
@@ -433,7 +443,7 @@ func background(t testing.TB, rng *rand.Rand, edges ...*edge) (stop func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tick := time.NewTicker(20 * time.Millisecond)
+			tick := time.NewTicker(every)
 			defer tick.Stop()
 			for {
 				select {
