@@ -142,6 +142,8 @@ func TestFailClosed(t *testing.T) {
 			case len(byVAP) > 0 && err == nil:
 				_ = env.client.Delete(ctx, live)
 				t.Errorf("%s: admitted with the webhook down, want denied by the VAP of %v", o.GetName(), byVAP)
+			case len(byVAP) > 0 && rejectedBeforeAdmission(err):
+				report = append(report, fmt.Sprintf("refused by the API server itself: Pod %s: %v", o.GetName(), err))
 			case len(byVAP) > 0:
 				msg := denial(err)
 				if !strings.Contains(msg, "ValidatingAdmissionPolicy") {

@@ -61,6 +61,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 2
 	}
+	reapStale()
 	// A state directory of our own, so that a developer's `harness up`
 	// cluster is neither reused nor torn down by the tests.
 	dir, err := os.MkdirTemp("", "edgetrace-e2e-")
@@ -69,6 +70,17 @@ func run(m *testing.M) (code int) {
 		return 2
 	}
 	env.dir = dir
+	// Held until this process exits, however it exits: a run that dies
+	// without its deferred teardown (a panic in a test, SIGKILL) leaves an
+	// unlocked directory that the next run reaps.
+	lock, err := os.Create(filepath.Join(dir, "lock"))
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: lock:", err)
+		return 2
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,6 +113,27 @@ func run(m *testing.M) (code int) {
 		return 2
 	}
 	return m.Run()
+}
+
+// reapStale tears down clusters of earlier runs that died without cleaning
+// up; a directory whose lock is still held belongs to a run in progress.
+func reapStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "edgetrace-e2e-*"))
+	for _, d := range dirs {
+		f, err := os.Open(filepath.Join(d, "lock"))
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue
+		}
+		fmt.Fprintln(os.Stderr, "e2e: reaping", d, "left by a run that died")
+		if err := gatekeeper.Down(context.Background(), d, env.root, os.Stderr); err == nil {
+			_ = os.RemoveAll(d)
+		}
+		f.Close()
+	}
 }
 
 func setUp(ctx context.Context) error {
@@ -223,10 +256,13 @@ func denial(err error) string {
 	return ""
 }
 
-// rejectedBeforeAdmission reports an error from decoding or validation,
-// which the API server applies before any admission webhook or policy.
+// rejectedBeforeAdmission reports a refusal by the API server itself —
+// decoding, validation, or a built-in admission plugin such as RuntimeClass —
+// rather than by a policy. Such an object is not admitted, but the policy was
+// not exercised; callers log it. Server errors (a webhook that failed or timed
+// out) are not refusals.
 func rejectedBeforeAdmission(err error) bool {
-	return denial(err) == "" && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err))
+	return denial(err) == "" && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err))
 }
 
 // requireFiles fails (never skips: CI must notice) when a part of the

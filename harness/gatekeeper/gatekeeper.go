@@ -378,16 +378,18 @@ func (g *Gatekeeper) waitServing(ctx context.Context, port int, timeout time.Dur
 	return nil
 }
 
-// applyWebhooks points the API server at the local process. The rules match
-// the chart's: every resource on CREATE and UPDATE, plus the
-// pods/ephemeralcontainers subresource that `kubectl debug` writes through.
+// applyWebhooks points the API server at the local process. The rules are
+// the chart's — every resource on CREATE and UPDATE, plus the
+// pods/ephemeralcontainers subresource that `kubectl debug` writes through —
+// and pods/resize, through which an in-place resize (Kubernetes 1.33+)
+// changes a running pod's resources without touching the pod resource itself.
 func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, policy admissionv1.FailurePolicyType) error {
 	none := admissionv1.SideEffectClassNone
 	timeout := int32(3)
 	ignored := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: IgnoreLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}
 	rules := []admissionv1.RuleWithOperations{{
 		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
-		Rule:       admissionv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*", "pods/ephemeralcontainers"}},
+		Rule:       admissionv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*", "pods/ephemeralcontainers", "pods/resize"}},
 	}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/v1/admit", port)
 	vwc := &admissionv1.ValidatingWebhookConfiguration{
