@@ -37,7 +37,7 @@ func New(seed uint64) *Generator {
 }
 
 func (g *Generator) pick(options ...string) string { return options[g.r.IntN(len(options))] }
-func (g *Generator) chance(p float64) bool       { return g.r.Float64() < p }
+func (g *Generator) chance(p float64) bool         { return g.r.Float64() < p }
 
 // Quantity returns a quantity spelling: mostly legal Kubernetes forms
 // (integers, decimals, leading or trailing dots, signs, exponents, binary
@@ -81,9 +81,25 @@ func (g *Generator) Quantity(memory bool) any {
 	return mant + suffix
 }
 
-// Resources returns a resources stanza with each of requests/limits and
-// cpu/memory present or missing at random.
+// In-bounds spellings of the production constraint's values, low (request)
+// and high (limit) halves, so that generated objects are often admitted.
+var (
+	lowCPU     = []string{"100m", "0.1", ".1", "1e-1", "150m", "0.2", "200m"}
+	highCPU    = []string{"250m", "0.25", "2.5e-1", "500m", "0.5", ".5", "5e-1", "400m"}
+	lowMemory  = []string{"128Mi", "134217728", "0.125Gi", "150M", "200Mi", "2e8"}
+	highMemory = []string{"256Mi", "512Mi", "0.5Gi", "5e8", "536870912", "500M", "300Mi"}
+)
+
+// Resources returns a resources stanza: usually in bounds in one of many
+// spellings, otherwise with each of requests/limits and cpu/memory present
+// or missing and spelt at random.
 func (g *Generator) Resources() Obj {
+	if g.chance(0.75) {
+		return Obj{
+			"requests": Obj{"cpu": g.pick(lowCPU...), "memory": g.pick(lowMemory...)},
+			"limits":   Obj{"cpu": g.pick(highCPU...), "memory": g.pick(highMemory...)},
+		}
+	}
 	res := Obj{}
 	for _, kind := range []string{"requests", "limits"} {
 		if g.chance(0.1) {
@@ -101,14 +117,29 @@ func (g *Generator) Resources() Obj {
 	return res
 }
 
-// Container returns a random container named name.
+// Container returns a random container named name: usually hardened, with
+// probes (which the hardening rule requires of regular containers).
 func (g *Generator) Container(name string) Obj {
 	c := Obj{
 		"name":  name,
-		"image": g.pick("registry.example.com/supply-chain-tracker:1.4.2", "registry.example.com/supply-chain-tracker:latest", "registry.example.com/supply-chain-tracker", "registry.example.com.evil.io/supply-chain-tracker:1.0", "docker.io/library/busybox:1.36"),
+		"image": g.pick("registry.example.com/supply-chain-tracker:1.4.2", "registry.example.com/supply-chain-tracker:1.4.2", "registry.example.com/supply-chain-tracker:1.4.2", "registry.example.com/supply-chain-tracker:latest", "registry.example.com/supply-chain-tracker", "registry.example.com.evil.io/supply-chain-tracker:1.0", "docker.io/library/busybox:1.36"),
 	}
 	if !g.chance(0.05) {
 		c["resources"] = g.Resources()
+	}
+	if !g.chance(0.1) {
+		sc := Obj{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": Obj{"drop": []any{"ALL"}}}
+		if g.chance(0.05) {
+			sc["runAsNonRoot"] = false
+		}
+		if g.chance(0.05) {
+			sc["capabilities"] = Obj{"drop": []any{"ALL"}, "add": []any{g.pick("NET_ADMIN", "NET_BIND_SERVICE")}}
+		}
+		c["securityContext"] = sc
+	}
+	if !g.chance(0.1) {
+		c["readinessProbe"] = Obj{"httpGet": Obj{"path": "/readyz", "port": int64(8080)}}
+		c["livenessProbe"] = Obj{"httpGet": Obj{"path": "/healthz", "port": int64(8080)}}
 	}
 	return c
 }
@@ -117,22 +148,25 @@ func (g *Generator) Container(name string) Obj {
 func (g *Generator) PodSpec() Obj {
 	spec := Obj{}
 	if !g.chance(0.1) {
-		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")
+		spec["securityContext"] = Obj{"runAsNonRoot": true, "runAsUser": int64(65532)}
 	}
-	switch g.r.IntN(5) {
+	if !g.chance(0.1) {
+		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")
+	}
+	switch g.r.IntN(7) {
 	case 0:
-	case 1, 2:
+	case 1, 2, 5, 6:
 		spec["nodeSelector"] = Obj{"node-type": "edge"}
 	case 3:
 		spec["nodeSelector"] = Obj{"node-type": g.pick("Edge", "cloud", "edge ", ""), g.pick("zone", "node-type"): "edge"}
 	default:
 		spec["nodeSelector"] = Obj{"node-type": "edge", "zone": "a"}
 	}
-	if g.chance(0.4) {
+	if g.chance(0.25) {
 		spec["affinity"] = g.affinity()
 	}
-	spec["containers"] = g.containers("app", 1+g.r.IntN(3))
-	if g.chance(0.4) {
+	spec["containers"] = g.containers("app", 1+g.r.IntN(2))
+	if g.chance(0.3) {
 		inits := g.containers("init", 1+g.r.IntN(2))
 		for _, c := range inits {
 			if g.chance(0.3) {
@@ -141,7 +175,7 @@ func (g *Generator) PodSpec() Obj {
 		}
 		spec["initContainers"] = inits
 	}
-	if g.chance(0.1) {
+	if g.chance(0.05) {
 		spec["ephemeralContainers"] = g.containers("debug", 1)
 	}
 	return spec
@@ -241,7 +275,11 @@ func TrackerPodSpec() Obj {
 				"requests": Obj{"cpu": "100m", "memory": "128Mi"},
 				"limits":   Obj{"cpu": "500m", "memory": "512Mi"},
 			},
+			"securityContext": Obj{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": Obj{"drop": []any{"ALL"}}},
+			"readinessProbe":  Obj{"httpGet": Obj{"path": "/readyz", "port": int64(8080)}},
+			"livenessProbe":   Obj{"httpGet": Obj{"path": "/healthz", "port": int64(8080)}},
 		}},
+		"securityContext": Obj{"runAsNonRoot": true, "runAsUser": int64(65532)},
 	}
 }
 

@@ -40,7 +40,7 @@ func TestCheckScopesExpandsAndAgrees(t *testing.T) {
 	want := map[string]bool{
 		"Namespace/gov": true, "Namespace/free": true,
 		"Pod/gov/good": true, "Pod/gov/bad": false,
-		"Pod/free/bad":        true, // ungoverned namespace: out of scope
+		"Pod/free/bad":       true,  // ungoverned namespace: out of scope
 		"Deployment/gov/dep": false, // denied through its expanded Pod
 	}
 	for _, r := range results {

@@ -98,4 +98,3 @@ func runCheck(cmd *cobra.Command, b *policy.Bundle, engine string, inputs []poli
 	}
 	return results, nil, nil
 }
-
