@@ -167,3 +167,49 @@ func checkExpectations(t *testing.T, engine Engine, inputs []Input, results []Re
 		}
 	}
 }
+
+// TestMutationOverlay shows mutate-then-validate with Gatekeeper's mutation
+// system in-process: with deploy/gatekeeper/mutation, a workload that omits
+// runtimeClassName and the edge nodeSelector is admitted, while explicit
+// wrong values are still denied; without the overlay the same workload is
+// denied.
+func TestMutationOverlay(t *testing.T) {
+	base, err := LoadBundle(filepath.Join(repoRoot, "deploy", "gatekeeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutating, err := base.WithOverlay(filepath.Join(repoRoot, "deploy", "gatekeeper", "mutation"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mutating.Mutators) == 0 {
+		t.Fatal("mutation overlay holds no mutators")
+	}
+	inputs := readCorpus(t, filepath.Join("testdata", "manifests", "mutation"))
+	ctx := context.Background()
+	for _, engine := range []Engine{Rego, CEL} {
+		withMutation, err := NewEvaluator(ctx, mutating, engine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results, err := withMutation.Check(ctx, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExpectations(t, engine, inputs, results, false)
+
+		plain, err := NewEvaluator(ctx, base, engine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results, err = plain.Check(ctx, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range results {
+			if r.Object.Name == "tracker-defaults" && r.Allowed {
+				t.Errorf("%s: without the mutation overlay, %s %s must be denied", engine, r.Object.Kind, r.Object.Name)
+			}
+		}
+	}
+}
