@@ -143,13 +143,14 @@ func (m *Meta) validate(dirName string) error {
 	return nil
 }
 
-// checkCELKeys rejects misspelt keys: Gatekeeper silently drops unknown ones
-// (a "matchConditions" typo disables the condition without a word).
+// checkCELKeys rejects misspelt keys: Gatekeeper silently drops unknown ones.
+// Its key is "matchCondition" (singular, unlike the VAP field it maps to), so
+// the natural "matchConditions" would disable the condition without a word.
 func checkCELKeys(m *yaml.Node) error {
-	allowed := map[string]bool{"variables": true, "validations": true, "matchConditions": true, "failurePolicy": true, "generateVAP": true}
+	allowed := map[string]bool{"variables": true, "validations": true, "matchCondition": true, "failurePolicy": true, "generateVAP": true}
 	for i := 0; i < len(m.Content); i += 2 {
 		if k := m.Content[i].Value; !allowed[k] {
-			return fmt.Errorf("line %d: unknown key %q (want variables, validations, matchConditions, failurePolicy, generateVAP)", m.Content[i].Line, k)
+			return fmt.Errorf("line %d: unknown key %q (want variables, validations, matchCondition, failurePolicy, generateVAP)", m.Content[i].Line, k)
 		}
 	}
 	return nil

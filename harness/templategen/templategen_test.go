@@ -106,9 +106,9 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 			files: map[string]string{
 				"k8sdemo/meta.yaml": "kind: K8sDemo\ntitle: t\nversion: 1.0.0\ndescription: d\n",
 				"k8sdemo/src.rego":  "package k8sdemo\n",
-				"k8sdemo/src.cel":   "validations: []\nmatchCondition: []\n",
+				"k8sdemo/src.cel":   "validations: []\nmatchConditions: []\n",
 			},
-			want: `k8sdemo/src.cel: line 2: unknown key "matchCondition"`,
+			want: `k8sdemo/src.cel: line 2: unknown key "matchConditions"`,
 		},
 		{
 			name:  "missing lib",
