@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"sort"
+	"sync"
 
 	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
@@ -152,13 +154,31 @@ func (e *Evaluator) Check(ctx context.Context, inputs []Input) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
-	results := make([]Result, 0, len(inputs))
-	for _, in := range inputs {
-		r, err := sess.review(ctx, in)
+	// Reviews are independent and the constraint client is safe for
+	// concurrent use (Gatekeeper's webhook shares one the same way), so use
+	// every core; results keep the input order.
+	results := make([]Result, len(inputs))
+	errs := make([]error, len(inputs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(goruntime.GOMAXPROCS(0), len(inputs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = sess.review(ctx, inputs[i])
+			}
+		}()
+	}
+	for i := range inputs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", in.File, in.Line, err)
+			return nil, fmt.Errorf("%s:%d: %w", inputs[i].File, inputs[i].Line, err)
 		}
-		results = append(results, r)
 	}
 	return results, nil
 }
