@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -48,20 +50,54 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Input, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
-			fh, err := os.Open(f)
-			if err != nil {
-				return nil, fmt.Errorf("read manifest: %w", err)
-			}
-			docs, err := decodeDocuments(fh, f)
-			fh.Close()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, docs...)
+		docs, err := decodeFiles(files)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, docs...)
 	}
 	return out, nil
+}
+
+// decodeFiles parses files on every core (YAML decoding dominates reading a
+// large corpus) and returns their objects in file order; the first error in
+// file order wins, so the message does not depend on scheduling.
+func decodeFiles(files []string) ([]Input, error) {
+	docs := make([][]Input, len(files))
+	errs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				docs[i], errs[i] = decodeFile(files[i])
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []Input
+	for i := range files {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, docs[i]...)
+	}
+	return out, nil
+}
+
+func decodeFile(name string) ([]Input, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer fh.Close()
+	return decodeDocuments(fh, name)
 }
 
 func manifestFiles(p string) ([]string, error) {
