@@ -25,17 +25,7 @@ type Bundle struct {
 // kustomization.yaml is rendered with kustomize (as operators apply it);
 // any other directory is read file by file, recursively.
 func LoadBundle(dir string) (*Bundle, error) {
-	var objs []*unstructured.Unstructured
-	var err error
-	if _, statErr := os.Stat(filepath.Join(dir, "kustomization.yaml")); statErr == nil {
-		objs, err = renderKustomization(dir)
-	} else {
-		var inputs []Input
-		inputs, err = ReadPaths([]string{dir}, nil)
-		for _, in := range inputs {
-			objs = append(objs, in.Object)
-		}
-	}
+	objs, err := LoadObjects(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load bundle %s: %w", dir, err)
 	}
