@@ -26,6 +26,10 @@ test: ## Everything that needs no cluster: verify, Rego tests (100% coverage, OP
 bench: ## Benchmarks, each beside its baseline measured in the same run
 	@hack/bench.sh
 
+.PHONY: soak
+soak: ## Long randomised sync soak against the real broker (FAULTS=100 by default)
+	@hack/soak.sh
+
 .PHONY: tools
 tools: ## Build the pinned cluster and policy tools into bin/
 	@hack/tools.sh all
