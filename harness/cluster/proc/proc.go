@@ -58,7 +58,17 @@ func Start(name string, cmd *exec.Cmd, logPath, marker string) (Handle, error) {
 	// Reap the child if it exits while we are still running, so it does not
 	// linger as a zombie that Alive would report as running.
 	go func() { _ = cmd.Wait() }()
-	return Handle{Name: name, PID: cmd.Process.Pid, Marker: marker}, nil
+	h := Handle{Name: name, PID: cmd.Process.Pid, Marker: marker}
+	// Right after execve the kernel can show /proc/PID/cmdline empty for a
+	// moment (seen here about once in 150 starts), which would make a fresh
+	// process look foreign to Alive; wait, briefly, until it reads back.
+	cmdline := filepath.Join("/proc", strconv.Itoa(h.PID), "cmdline")
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if raw, err := os.ReadFile(cmdline); err != nil || len(raw) > 0 {
+			break
+		}
+	}
+	return h, nil
 }
 
 // Alive reports whether h's process is running and is still the process the
