@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -196,8 +197,10 @@ func decodeDocument(raw []byte) ([]*unstructured.Unstructured, error) {
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 		return nil, nil
 	}
+	// The document is JSON now: decode it as JSON (numbers as int64 or
+	// float64, as Unstructured wants) rather than through YAML a second time.
 	var m map[string]any
-	if err := yaml.Unmarshal(js, &m); err != nil {
+	if err := utiljson.Unmarshal(js, &m); err != nil {
 		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
 	}
 	o := &unstructured.Unstructured{Object: m}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -28,8 +29,17 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// cpuProfile, when set, receives a CPU profile of the whole command: the way
+// to see where a slow `check` over a large corpus spends its time.
+var cpuProfile string
+
+func init() {
+	rootCmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	_ = rootCmd.PersistentFlags().MarkHidden("cpuprofile")
+}
+
 func main() {
-	err := rootCmd.Execute()
+	err := run()
 	if err == nil {
 		return
 	}
@@ -42,4 +52,19 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "harness:", err)
 	os.Exit(2)
+}
+
+func run() error {
+	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	defer pprof.StopCPUProfile()
+	return rootCmd.Execute()
 }
