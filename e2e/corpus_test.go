@@ -52,7 +52,7 @@ func TestCorpora(t *testing.T) {
 	}
 }
 
-func readCorpus(t *testing.T, dir string) []policy.Input {
+func readCorpus(t testing.TB, dir string) []policy.Input {
 	t.Helper()
 	requireFiles(t, filepath.Join("testdata", "manifests", dir, "*"))
 	inputs, err := policy.ReadPaths([]string{filepath.Join(env.root, "testdata", "manifests", dir)}, nil)
@@ -64,7 +64,7 @@ func readCorpus(t *testing.T, dir string) []policy.Input {
 
 // ensureNamespaces creates the corpus's own Namespace objects (they carry the
 // governed label the constraints select on).
-func ensureNamespaces(t *testing.T, inputs []policy.Input) {
+func ensureNamespaces(t testing.TB, inputs []policy.Input) {
 	t.Helper()
 	for _, in := range inputs {
 		// A Namespace that expects a violation is a test case, not set-up.

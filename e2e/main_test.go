@@ -217,7 +217,7 @@ func copyLogs(src, dst string) error {
 // namespace creates a namespace for one test, governed or not. Namespaces
 // are not deleted: without a controller-manager none would finish
 // terminating, and the cluster goes away with the run.
-func namespace(t *testing.T, prefix string, labels map[string]string) string {
+func namespace(t testing.TB, prefix string, labels map[string]string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Labels: labels}}
 	got, err := env.kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
@@ -267,7 +267,7 @@ func rejectedBeforeAdmission(err error) bool {
 
 // requireFiles fails (never skips: CI must notice) when a part of the
 // repository the test exercises is missing.
-func requireFiles(t *testing.T, pattern string) []string {
+func requireFiles(t testing.TB, pattern string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(env.root, pattern))
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // not collide with the corpus test, in a governed namespace. A Pod, when the
 // corpus has none, is the pod template of its first compliant workload —
 // exactly what that workload's controller would create.
-func compliantOf(t *testing.T, kind, name string) *unstructured.Unstructured {
+func compliantOf(t testing.TB, kind, name string) *unstructured.Unstructured {
 	t.Helper()
 	inputs := readCorpus(t, "compliant")
 	ensureNamespaces(t, inputs)

@@ -32,6 +32,9 @@ printf '%-44s %6s ms\n' "harness check --engine cel (1,000 objects)" "$t_cel" \
 awk -v c="$t_cel" -v r="$t_rego" -v g="$t_gator" 'BEGIN {
   printf "ratio harness(cel)/gator = %.2f, harness(rego)/gator = %.2f (goal: <= 1.00, and <= 2000 ms)\n", c / g, r / g }'
 
+step "admission latency added by the full bundle: governed vs exempt namespace (local cluster, Kubernetes v1.36.3, Gatekeeper v3.23.1)"
+E2E_PAIRS=v1.36.3/v3.23.1 E2E_BENCH=AdmissionLatency hack/e2e.sh 2>&1 | grep -E '^(Benchmark|e2e: latency|e2e: (PASS|FAIL)|ok|FAIL)'
+
 step "sync: edge -> RabbitMQ -> hub vs raw publish with confirms; backlog drain; capture P99 broker down vs up"
 hack/bench-sync.sh
 

@@ -1,42 +1,73 @@
 #!/usr/bin/env bash
 set -o errexit -o nounset -o pipefail
 
-# Runs the admission e2e tests against a governed cluster.
+# Runs the admission e2e tests against a governed cluster, once per
+# (Kubernetes, Gatekeeper) pair.
 #
-#   GATEKEEPER_VERSION  v3.23.1 (default) or v3.17.0; several, space-separated, run in turn
-#   KUBE_VERSION        v1.36.3 (default) or v1.30.4; several, space-separated, run in turn
+#   E2E_PAIRS           space-separated KUBE/GATEKEEPER pairs; default: the two
+#                       CI runs, v1.36.3/v3.23.1 (newest) and v1.30.4/v3.17.0
+#                       (the case study's K3s 1.30 line with the oldest Gatekeeper)
+#   KUBE_VERSION        v1.36.3 or v1.30.4 \  when either is set, every
+#   GATEKEEPER_VERSION  v3.23.1 or v3.17.0 /  combination of the two lists runs
+#                       instead (an unset one takes its default)
 #   E2E_PROVIDER        local (default; no Docker) or kind
 #   E2E_RUN             go test -run filter (default: all)
+#   E2E_BENCH           run these benchmarks instead of the tests (make bench
+#                       uses AdmissionLatency; E2E_BENCHTIME, default 300x)
 #
 # Every pair gets a cluster of its own that the tests start and remove, and its
 # logs and figures under .harness/e2e/<kube>-<gatekeeper>/.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-gatekeeper_versions=${GATEKEEPER_VERSION:-v3.23.1}
-kube_versions=${KUBE_VERSION:-v1.36.3}
 provider=${E2E_PROVIDER:-local}
+pairs=()
+if [[ -n ${KUBE_VERSION:-} || -n ${GATEKEEPER_VERSION:-} ]]; then
+  for k in ${KUBE_VERSION:-v1.36.3}; do
+    for g in ${GATEKEEPER_VERSION:-v3.23.1}; do pairs+=("$k/$g"); done
+  done
+else
+  read -r -a pairs <<<"${E2E_PAIRS:-v1.36.3/v3.23.1 v1.30.4/v3.17.0}"
+fi
 
 if [[ $provider == local ]]; then
   # Build what the pairs need up front, so a cold build is not charged to the
   # tests' timeouts (a warm run only stats the binaries).
   hack/tools.sh etcd >/dev/null
-  for k in $kube_versions; do hack/tools.sh kube-apiserver "$k" >/dev/null; done
-  for g in $gatekeeper_versions; do hack/tools.sh gatekeeper "$g" >/dev/null; done
+  for p in "${pairs[@]}"; do
+    hack/tools.sh kube-apiserver "${p%/*}" >/dev/null
+    hack/tools.sh gatekeeper "${p#*/}" >/dev/null
+  done
 fi
 
 status=0
-for k in $kube_versions; do
-  for g in $gatekeeper_versions; do
-    echo "e2e: Kubernetes $k, Gatekeeper $g, provider $provider" >&2
-    start=$SECONDS
-    if GATEKEEPER_VERSION=$g KUBE_VERSION=$k E2E_PROVIDER=$provider \
-      go test -tags e2e -count=1 -timeout 30m -v -run "${E2E_RUN:-.}" ./e2e/; then
-      echo "e2e: PASS Kubernetes $k, Gatekeeper $g in $((SECONDS - start))s" >&2
-    else
-      echo "e2e: FAIL Kubernetes $k, Gatekeeper $g in $((SECONDS - start))s (logs: .harness/e2e/$k-$g/)" >&2
-      status=1
-    fi
-  done
+summary=()
+for p in "${pairs[@]}"; do
+  k=${p%/*} g=${p#*/}
+  echo "e2e: Kubernetes $k, Gatekeeper $g, provider $provider" >&2
+  start=$SECONDS
+  if [[ -n ${E2E_BENCH:-} ]]; then
+    args=(-run '^$' -bench "$E2E_BENCH" -benchtime "${E2E_BENCHTIME:-300x}")
+  else
+    args=(-v -run "${E2E_RUN:-.}")
+  fi
+  if GATEKEEPER_VERSION=$g KUBE_VERSION=$k E2E_PROVIDER=$provider \
+    go test -tags e2e -count=1 -timeout 30m "${args[@]}" ./e2e/; then
+    summary+=("e2e: PASS Kubernetes $k, Gatekeeper $g in $((SECONDS - start))s")
+  else
+    summary+=("e2e: FAIL Kubernetes $k, Gatekeeper $g in $((SECONDS - start))s (logs: .harness/e2e/$k-$g/)")
+    status=1
+  fi
 done
+# A run, passed or failed, must leave nothing behind: every process the
+# tests start names its state directory (edgetrace-e2e-*) on its command line.
+if leftovers=$(pgrep -af "${TMPDIR:-/tmp}/edgetrace-e2e-"); then
+  summary+=("e2e: FAIL processes left running: $leftovers")
+  status=1
+fi
+if grep -q harness-run /proc/mounts; then
+  summary+=("e2e: FAIL mounts left behind: $(grep harness-run /proc/mounts)")
+  status=1
+fi
+printf '%s\n' "${summary[@]}" >&2
 exit $status
