@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,6 +61,15 @@ func TestCacheIsNeverStalerThanTheLastCommit(t *testing.T) {
 	if _, m1 := c.Stats(); m1 != m0+1 {
 		t.Errorf("expired entry served from cache")
 	}
+	// The cached bytes are what encoding the store's answer gives.
+	want, err := s.Location(context.Background(), epc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(want)
+	if got, _ := c.LocationJSON(context.Background(), epc); string(got) != string(wantJSON) {
+		t.Errorf("cached JSON %s, want %s", got, wantJSON)
+	}
 	// Unknown EPCs are not cached as answers.
 	if _, err := c.Location(context.Background(), "urn:epc:id:sgtin:9.9.9"); tracker.ErrorCode(err) != tracker.ENOTFOUND {
 		t.Errorf("unknown EPC: %v", err)
@@ -74,17 +84,32 @@ func TestCacheBounded(t *testing.T) {
 	}
 	defer s.Close()
 	capture(t, s, `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:x:1","urn:x:2","urn:x:3","urn:x:4","urn:x:5","urn:x:6","urn:x:7","urn:x:8"]}`)
-	c := New(s, gen, time.Hour, shards) // one entry per shard
+	one, err := New(s, gen, time.Hour, 0).LocationJSON(context.Background(), "urn:x:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perEntry := len("urn:x:1") + len(one) + entryOverhead
+	c := New(s, gen, time.Hour, shards*perEntry) // room for one entry per shard
 	for i := 1; i <= 8; i++ {
 		for range 2 {
-			c.Location(context.Background(), "urn:x:"+string(rune('0'+i)))
+			if _, err := c.LocationJSON(context.Background(), "urn:x:"+string(rune('0'+i))); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	total := 0
 	for i := range c.shards {
-		total += len(c.shards[i].m)
-		if len(c.shards[i].m) > 1 {
-			t.Errorf("shard %d holds %d entries, bound is 1", i, len(c.shards[i].m))
+		sh := &c.shards[i]
+		total += len(sh.m)
+		if len(sh.m) > 1 || sh.bytes > c.max {
+			t.Errorf("shard %d holds %d entries, %d bytes; bound is one entry, %d bytes", i, len(sh.m), sh.bytes, c.max)
+		}
+		sum := 0
+		for k, e := range sh.m {
+			sum += e.size(k)
+		}
+		if sum != sh.bytes {
+			t.Errorf("shard %d accounts %d bytes, holds %d", i, sh.bytes, sum)
 		}
 	}
 	if total == 0 {

@@ -296,12 +296,29 @@ func (s *Server) handleLocation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tracker.Errorf(tracker.EUNAVAILABLE, "tracking is disabled (TRACKING_ENABLED=false)"))
 		return
 	}
-	loc, err := s.opts.Tracking.Location(r.Context(), r.PathValue("epc"))
+	epc := r.PathValue("epc")
+	if enc, ok := s.opts.Tracking.(locationEncoder); ok {
+		b, err := enc.LocationJSON(r.Context(), epc)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+		return
+	}
+	loc, err := s.opts.Tracking.Location(r.Context(), epc)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, "application/json", loc)
+}
+
+// locationEncoder is a TrackingService that keeps its answers encoded (the
+// cache does): a hit is then written as is, with no encoding per request.
+type locationEncoder interface {
+	LocationJSON(ctx context.Context, epc string) ([]byte, error)
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
