@@ -461,11 +461,7 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context) error {
 	if err := s.Process.Stop(15 * time.Second); err != nil {
 		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
-	if err != nil {
-		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
-	}
-	return g.applyWebhooks(ctx, caPEM, s.Port, admissionv1.Ignore)
+	return g.setFailurePolicy(ctx, s.Port, admissionv1.Ignore)
 }
 
 // StartWebhook restarts a stopped Gatekeeper process on its recorded port and
@@ -490,11 +486,17 @@ func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
 	if err := g.waitServing(ctx, s.Port, 2*time.Minute); err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
+	return g.setFailurePolicy(ctx, s.Port, admissionv1.Fail)
+}
+
+// setFailurePolicy re-registers the webhooks of the process on port with
+// policy.
+func (g *Gatekeeper) setFailurePolicy(ctx context.Context, port int, policy admissionv1.FailurePolicyType) error {
 	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
 	if err != nil {
-		return fmt.Errorf("gatekeeper: start webhook: %w", err)
+		return fmt.Errorf("gatekeeper: webhook CA: %w", err)
 	}
-	return g.applyWebhooks(ctx, caPEM, s.Port, admissionv1.Fail)
+	return g.applyWebhooks(ctx, caPEM, port, policy)
 }
 
 // Uninstall removes the webhook configurations first (so the API server stops
