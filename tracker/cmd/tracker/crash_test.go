@@ -65,35 +65,7 @@ func freeAddr(t *testing.T) string {
 // start runs `tracker serve` and waits for /readyz.
 func start(t *testing.T, db string, env ...string) *proc {
 	t.Helper()
-	bin, err := buildTracker()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--db", db, "--site", "crash-test")
-	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://" + addr, logs: &logs}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("tracker not ready after 10s: %v\n%s", err, logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return startNode(t, []string{"serve", "--db", db, "--site", "crash-test"}, env...)
 }
 
 type sentDoc struct {
