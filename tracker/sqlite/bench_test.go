@@ -47,7 +47,47 @@ func BenchmarkCaptureDocuments(b *testing.B) {
 	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkCaptureSingle stores one event per Capture call from many
+// parallel clients, the store-side cost of single-event POST /events:
+// per-request overhead dominates, group commit amortizes the fsync.
+// Reports events/s.
+func BenchmarkCaptureSingle(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(b.TempDir(), "t.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	events := make(chan []*tracker.Event, 1024)
+	go func() {
+		g := epcisgen.New(epcisgen.Config{Seed: 1})
+		for {
+			evs, err := tracker.DecodeDocument(g.Document(100))
+			if err != nil {
+				panic(err)
+			}
+			for _, ev := range evs {
+				events <- []*tracker.Event{ev}
+			}
+		}
+	}()
+	b.SetParallelism(benchSinglePar)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Capture(context.Background(), <-events); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 var benchPar = envInt("BENCH_PAR", 8)
+
+// benchSinglePar is per GOMAXPROCS: 32 clients per core stand for the
+// concurrent HTTP requests a busy edge serves.
+var benchSinglePar = envInt("BENCH_SINGLE_PAR", 32)
 
 func envInt(k string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
