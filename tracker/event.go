@@ -92,10 +92,16 @@ type ErrorDeclaration struct {
 // reuses the eventID of the event it corrects (EPCIS 2.0 §7.4.1.2), so it gets
 // a distinct key; sync consumers must dedupe on this key, not on ID.
 func (e *Event) DedupeKey() string {
-	if e.ErrorDeclaration != nil {
-		return e.ID + "#errorDeclaration"
+	return DedupeKey(e.ID, e.ErrorDeclaration != nil)
+}
+
+// DedupeKey is Event.DedupeKey for a stored event known by its ID and
+// whether it is an error declaration.
+func DedupeKey(eventID string, declaration bool) string {
+	if declaration {
+		return eventID + "#errorDeclaration"
 	}
-	return e.ID
+	return eventID
 }
 
 // AllEPCs returns every instance-level identifier the event names: parent,

@@ -142,7 +142,7 @@ func (s *Store) commit(batch []*captureReq) {
 		return
 	}
 	defer tx.Rollback()
-	w := &txWriter{tx: tx, ctx: ctx}
+	w := &txWriter{tx: tx, ctx: ctx, outbox: !s.opts.NoOutbox}
 	now := s.opts.Now()
 	committed := 0
 	for _, r := range live {
@@ -184,6 +184,8 @@ type txWriter struct {
 	tx    *sql.Tx
 	ctx   context.Context
 	stmts map[string]*sql.Stmt
+	// outbox is false in a store that is not a sync source (NoOutbox).
+	outbox bool
 }
 
 func (w *txWriter) exec(query string, args ...any) (sql.Result, error) {
@@ -222,7 +224,7 @@ const (
 	// an event costs a handful of cgo calls instead of a few per EPC; the
 	// statement count, not SQLite's work, dominated capture cost.
 	insertEPCsSQL   = `INSERT OR IGNORE INTO event_epcs (epc, seq, role) SELECT value, ?2, ?3 FROM json_each(?1)`
-	insertOutboxSQL = `INSERT INTO outbox (event_seq, event_id, dedupe_key, payload, created_at) VALUES (?, ?, ?, ?, ?)`
+	insertOutboxSQL = `INSERT INTO outbox (seq) VALUES (?)`
 	supersedeSQL    = `UPDATE events SET superseded = 1 WHERE event_id = ? AND is_declaration = 0`
 	// upsertStateSQL moves an EPC only if the event is not older than what is
 	// known: events arrive out of order across sites. NULL means "the event
@@ -316,8 +318,10 @@ func (w *txWriter) insertEvent(ev *tracker.Event, captureID string, rt int64) (b
 			return false, fmt.Errorf("index event %s: %w", ev.ID, err)
 		}
 	}
-	if _, err := w.exec(insertOutboxSQL, seq, ev.ID, ev.DedupeKey(), []byte(ev.Raw), rt); err != nil {
-		return false, fmt.Errorf("outbox event %s: %w", ev.ID, err)
+	if w.outbox {
+		if _, err := w.exec(insertOutboxSQL, seq); err != nil {
+			return false, fmt.Errorf("outbox event %s: %w", ev.ID, err)
+		}
 	}
 	if decl == 1 {
 		// The declaration replaces the original in query results. Current

@@ -26,13 +26,16 @@ func (s *Store) checkOpen() error {
 
 // PendingOutbox implements tracker.Outbox. It reads from the read-only pool
 // through the partial index outbox_unsent, so a large backlog costs one range
-// scan per batch and never blocks captures.
+// scan per batch and never blocks captures. A record is only the event's seq
+// (the payload is stored once, in events), so each one costs a rowid lookup
+// in events.
 func (s *Store) PendingOutbox(ctx context.Context, after int64, limit int) ([]tracker.OutboxRecord, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT seq, event_id, dedupe_key, payload, created_at FROM outbox
-		WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.reader.QueryContext(ctx, `SELECT o.seq, e.event_id, e.is_declaration, e.payload, e.record_time
+		FROM outbox o JOIN events e ON e.seq = o.seq
+		WHERE o.sent_at IS NULL AND o.seq > ? ORDER BY o.seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
@@ -40,10 +43,12 @@ func (s *Store) PendingOutbox(ctx context.Context, after int64, limit int) ([]tr
 	out := make([]tracker.OutboxRecord, 0, limit)
 	for rows.Next() {
 		var r tracker.OutboxRecord
+		var decl bool
 		var created int64
-		if err := rows.Scan(&r.Seq, &r.EventID, &r.DedupeKey, &r.Payload, &created); err != nil {
+		if err := rows.Scan(&r.Seq, &r.EventID, &decl, &r.Payload, &created); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
+		r.DedupeKey = tracker.DedupeKey(r.EventID, decl)
 		r.CreatedAt = time.Unix(0, created).UTC()
 		out = append(out, r)
 	}
@@ -84,10 +89,11 @@ func (s *Store) OutboxStats(ctx context.Context) (tracker.OutboxStats, error) {
 	if st.Depth == 0 {
 		return st, nil
 	}
-	// created_at follows seq (both grow with the commit order), so the
+	// record_time follows seq (both grow with the commit order), so the
 	// first unsent seq is the oldest and the index answers it directly.
 	var created int64
-	err := s.reader.QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1`).Scan(&created)
+	err := s.reader.QueryRowContext(ctx, `SELECT e.record_time FROM outbox o JOIN events e ON e.seq = o.seq
+		WHERE o.sent_at IS NULL ORDER BY o.seq LIMIT 1`).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) { // sent between the two reads
 		return tracker.OutboxStats{}, nil
 	}
@@ -98,16 +104,14 @@ func (s *Store) OutboxStats(ctx context.Context) (tracker.OutboxStats, error) {
 	return st, nil
 }
 
-// PruneOutbox implements tracker.Outbox. The row with the highest seq is
-// always kept: seq is an INTEGER PRIMARY KEY without AUTOINCREMENT, so
-// deleting the maximum would let SQLite hand the same (lower) seq out again,
-// and a sync worker whose cursor had passed it would skip the new record.
+// PruneOutbox implements tracker.Outbox. Every sent record can go: a
+// record's seq is its event's, and events are never deleted, so no later
+// record can reuse a pruned seq below a sync worker's cursor.
 func (s *Store) PruneOutbox(ctx context.Context, sentBefore time.Time) (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?
-		AND seq < (SELECT max(seq) FROM outbox)`, sentBefore.UnixNano())
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, sentBefore.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("prune outbox: %w", err)
 	}

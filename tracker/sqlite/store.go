@@ -45,6 +45,10 @@ type Options struct {
 	ReadConns int
 	// MaxBatchEvents bounds the events one group commit takes. Default 5000.
 	MaxBatchEvents int
+	// NoOutbox makes a store that is not a sync source: captures write no
+	// outbox records, and records left from before are deleted at Open. The
+	// hub sets it: it forwards nothing, so an outbox would only cost writes.
+	NoOutbox bool
 	// UnsafeNoSync turns fsync off (synchronous=OFF). Only for tests whose
 	// subject is not durability (the fuzz target runs thousands of captures
 	// a second); never in the binary.
@@ -151,6 +155,11 @@ func (s *Store) open(ctx context.Context) error {
 	s.writer.SetConnMaxIdleTime(0)
 	if err := s.migrate(ctx); err != nil {
 		return err
+	}
+	if s.opts.NoOutbox {
+		if _, err := s.writer.ExecContext(ctx, "DELETE FROM outbox"); err != nil {
+			return fmt.Errorf("clear outbox: %w", err)
+		}
 	}
 	rq := url.Values{
 		"mode":          {"ro"},
