@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgetrace/edgetrace/tracker"
 	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 	"github.com/edgetrace/edgetrace/tracker/cache"
 	trackerhttp "github.com/edgetrace/edgetrace/tracker/http"
@@ -91,7 +90,8 @@ func hub(args []string, getenv func(string) string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	gen := new(cache.Generation)
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: gen.Bump})
+	// The hub forwards nothing, so its store keeps no outbox.
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: gen.Bump, NoOutbox: true})
 	if err != nil {
 		ln.Close()
 		return err
@@ -114,7 +114,6 @@ func hub(args []string, getenv func(string) string) error {
 	cctx, stopConsumer := context.WithCancel(context.Background())
 	consumed := make(chan error, 1)
 	go func() { consumed <- consumer.Run(cctx) }()
-	go trimOutbox(cctx, store, log)
 	log.Info("hub serving", "listen", ln.Addr().String(), "db", cfg.DB, "broker", trackeramqp.Redact(cfg.AMQP), "queue", cfg.Queue)
 
 	consumerDone := false
@@ -148,38 +147,4 @@ func hub(args []string, getenv func(string) string) error {
 		log.Info("stopped")
 	}
 	return err
-}
-
-// trimOutbox empties the hub's own outbox every minute. The hub stores
-// events through the same capture path as an edge, which writes an outbox
-// row per event, but nothing forwards from the hub: without trimming, its
-// file would hold every payload twice.
-func trimOutbox(ctx context.Context, ob tracker.Outbox, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var after int64
-		for {
-			recs, err := ob.PendingOutbox(ctx, after, 5000)
-			if err != nil || len(recs) == 0 {
-				break
-			}
-			seqs := make([]int64, len(recs))
-			for i, r := range recs {
-				seqs[i] = r.Seq
-			}
-			if err := ob.MarkOutboxSent(ctx, seqs); err != nil {
-				break
-			}
-			after = seqs[len(seqs)-1]
-		}
-		if _, err := ob.PruneOutbox(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			log.Warn("trim hub outbox", "err", err)
-		}
-	}
 }
