@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/edgetrace/edgetrace/harness/gatekeeper"
 )
 
 // celTemplates returns the names of the bundle's templates that carry a CEL
@@ -45,6 +48,10 @@ func celTemplates() map[string]bool {
 // still denies non-compliant pods in governed namespaces and admits compliant
 // ones. What it does not cover is written to fail-closed.txt in the artifacts.
 func TestFailClosed(t *testing.T) {
+	if !gatekeeper.GeneratesVAPBindings(env.gkVersion) {
+		failClosedWithoutBindings(t)
+		return
+	}
 	ctx := context.Background()
 	cel := celTemplates()
 	covered := map[string]bool{} // "Kind/name" of constraints enforced by a VAP
@@ -83,7 +90,7 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("ValidatingAdmissionPolicyBindings never appeared: %v (missing for %v)", err, missing)
 	}
 
-	if err := env.gk.StopWebhook(ctx); err != nil {
+	if err := env.gk.StopWebhook(ctx, admissionv1.Ignore); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -170,4 +177,91 @@ func TestFailClosed(t *testing.T) {
 	report = append([]string{"constraints enforced without the webhook (CEL → VAP): " + strings.Join(names, ", ")}, report...)
 	t.Log(strings.Join(report, "\n"))
 	_ = os.WriteFile(filepath.Join(env.artifacts, "fail-closed.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644)
+}
+
+// failClosedWithoutBindings is TestFailClosed for a Gatekeeper that cannot
+// bind its generated policies to our constraints (see
+// gatekeeper.GeneratesVAPBindings). It checks what such a version does give:
+// a ValidatingAdmissionPolicy per CEL template, no bindings (so nothing
+// enforces inside the API server), and, with the webhook process gone and
+// failurePolicy Fail as `harness up` registers it, every Pod in a governed
+// namespace refused — compliant ones too.
+func failClosedWithoutBindings(t *testing.T) {
+	ctx := context.Background()
+	cel := celTemplates()
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := env.kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		have := map[string]bool{}
+		for _, p := range list.Items {
+			have[p.Name] = true
+		}
+		missing = missing[:0]
+		for tmpl := range cel {
+			if !have["gatekeeper-"+tmpl] {
+				missing = append(missing, tmpl)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("ValidatingAdmissionPolicies never appeared: %v (missing for %v)", err, missing)
+	}
+	bindings, err := env.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bindings.Items {
+		if strings.HasPrefix(b.Spec.PolicyName, "gatekeeper-") {
+			t.Errorf("Gatekeeper %s generated binding %s: GeneratesVAPBindings is out of date", env.gkVersion, b.Name)
+		}
+	}
+
+	// Namespaces first: with the webhook down nothing more can be created.
+	pods := []struct {
+		what string
+		pod  *unstructured.Unstructured
+	}{
+		{"compliant", compliantOf(t, "Pod", "e2e-failclosed-compliant")},
+		{"non-compliant", firstEvasionPod(t)},
+	}
+	if err := env.gk.StopWebhook(ctx, admissionv1.Fail); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.gk.StartWebhook(context.Background()); err != nil {
+			t.Errorf("restarting the webhook: %v", err)
+		}
+	})
+	report := []string{fmt.Sprintf("Gatekeeper %s: policies generated for %d CEL templates, no bindings (gatekeeper#3753); webhook down with failurePolicy Fail", env.gkVersion, len(cel))}
+	for _, tc := range pods {
+		live, err := create(ctx, tc.pod)
+		if err == nil {
+			_ = env.client.Delete(ctx, live)
+			t.Errorf("%s Pod %s admitted with the webhook down and failurePolicy Fail", tc.what, tc.pod.GetName())
+			continue
+		}
+		if !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Errorf("%s Pod %s: want a refusal for the unreachable webhook, got %v", tc.what, tc.pod.GetName(), err)
+		}
+		report = append(report, fmt.Sprintf("refused (%s): Pod %s: %v", tc.what, tc.pod.GetName(), err))
+	}
+	t.Log(strings.Join(report, "\n"))
+	_ = os.WriteFile(filepath.Join(env.artifacts, "fail-closed.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644)
+}
+
+// firstEvasionPod is the first Pod of the evasion corpus, in its namespace.
+func firstEvasionPod(t *testing.T) *unstructured.Unstructured {
+	inputs := readCorpus(t, "evasion")
+	ensureNamespaces(t, inputs)
+	for _, in := range inputs {
+		if isKind(in.Object, "Pod") {
+			return in.Object.DeepCopy()
+		}
+	}
+	t.Fatal("the evasion corpus has no Pod")
+	return nil
 }

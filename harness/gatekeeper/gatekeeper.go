@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -308,9 +309,10 @@ func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
 		"--api-cache-dir=" + filepath.Join(g.home(), "audit"),
 		"--log-denies",
 		// Generate ValidatingAdmissionPolicies and bindings from CEL
-		// templates (default on from 3.22, off in 3.17).
+		// templates (default on from 3.22, off in 3.17); bindings only where
+		// the version survives it (see GeneratesVAPBindings).
 		"--default-create-vap-for-templates=true",
-		"--default-create-vap-binding-for-constraints=true",
+		"--default-create-vap-binding-for-constraints=" + strconv.FormatBool(GeneratesVAPBindings(g.opts.Version)),
 		// No --operation: every operation this version has (webhook, audit,
 		// status, mutation and, from 3.20, generate) runs in this process.
 	}
@@ -449,11 +451,24 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 	return nil
 }
 
-// StopWebhook kills the Gatekeeper process and makes its webhooks fail open,
-// as the chart's default failurePolicy Ignore does when Gatekeeper is down.
-// What still denies requests then is only what the API server enforces by
-// itself: the ValidatingAdmissionPolicies Gatekeeper generated.
-func (g *Gatekeeper) StopWebhook(ctx context.Context) error {
+// GeneratesVAPBindings reports whether the harness lets Gatekeeper version
+// generate ValidatingAdmissionPolicyBindings for constraints. Before 3.18.2
+// Gatekeeper panics converting a binding whose constraint has a
+// namespaceSelector — as all of ours do — to admissionregistration/v1
+// (gatekeeper#3753, fixed by #3754; read in the sources of 3.17.0, 3.17.1,
+// 3.18.0 and 3.18.2), so on those versions only the policies are generated
+// and nothing enforces without the webhook.
+func GeneratesVAPBindings(version string) bool {
+	v, err := utilversion.ParseSemantic(version)
+	return err == nil && v.AtLeast(utilversion.MustParseSemantic("v3.18.2"))
+}
+
+// StopWebhook kills the Gatekeeper process and re-registers its webhooks with
+// policy: Ignore, the chart's default, fails open, so that what still denies
+// requests is only what the API server enforces by itself (the
+// ValidatingAdmissionPolicies Gatekeeper generated); Fail refuses everything
+// the webhook would have judged.
+func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.FailurePolicyType) error {
 	s, err := g.readState()
 	if err != nil || s == nil {
 		return fmt.Errorf("gatekeeper: stop webhook: not installed (%v)", err)
@@ -461,7 +476,7 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context) error {
 	if err := s.Process.Stop(15 * time.Second); err != nil {
 		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
 	}
-	return g.setFailurePolicy(ctx, s.Port, admissionv1.Ignore)
+	return g.setFailurePolicy(ctx, s.Port, policy)
 }
 
 // StartWebhook restarts a stopped Gatekeeper process on its recorded port and

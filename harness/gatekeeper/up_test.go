@@ -42,3 +42,15 @@ func TestDownWithNothingRunning(t *testing.T) {
 		t.Errorf("left behind %v, want only logs", names)
 	}
 }
+
+func TestGeneratesVAPBindings(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v3.17.0": false, "v3.17.1": false, "v3.18.0": false, // panic on namespaceSelector (gatekeeper#3753)
+		"v3.18.2": true, "v3.23.1": true,
+		"": false, "latest": false,
+	} {
+		if got := GeneratesVAPBindings(v); got != want {
+			t.Errorf("GeneratesVAPBindings(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
