@@ -70,6 +70,7 @@ type Store struct {
 	closed   bool
 
 	stmtLocation *sql.Stmt
+	writeStmts   map[string]*sql.Stmt // writeSQL, prepared on the writer connection
 }
 
 // driverName registers a driver whose connections set the pragmas that DSN
@@ -156,6 +157,9 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
+	if err := s.prepareWrites(ctx); err != nil {
+		return err
+	}
 	if s.opts.NoOutbox {
 		if _, err := s.writer.ExecContext(ctx, "DELETE FROM outbox"); err != nil {
 			return fmt.Errorf("clear outbox: %w", err)
@@ -184,6 +188,21 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	s.ckpt.SetMaxOpenConns(1)
+	return nil
+}
+
+// prepareWrites prepares the capture statements once. They cannot be
+// prepared lazily: the writer has one connection, which a capture
+// transaction holds, and preparing outside it would wait for it forever.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	s.writeStmts = make(map[string]*sql.Stmt, len(writeSQL))
+	for _, q := range writeSQL {
+		st, err := s.writer.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %.40q: %w", q, err)
+		}
+		s.writeStmts[q] = st
+	}
 	return nil
 }
 
@@ -319,6 +338,9 @@ func (s *Store) closeDBs() error {
 	var errs []error
 	if s.stmtLocation != nil {
 		errs = append(errs, s.stmtLocation.Close())
+	}
+	for _, st := range s.writeStmts {
+		errs = append(errs, st.Close())
 	}
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())

@@ -1,0 +1,244 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/edgetrace/edgetrace/tracker"
+	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
+)
+
+func openTestStore(t *testing.T, name string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), name), UnsafeNoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// dumpStore renders what capture maintains (events, their EPC index and
+// current state) as text, to compare two stores.
+func dumpStore(t *testing.T, s *sqlite.Store) string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		`SELECT group_concat(seq || ' ' || event_id || ' ' || is_declaration || ' ' || superseded, char(10)) FROM (SELECT * FROM events ORDER BY seq)`,
+		`SELECT group_concat(epc || ' ' || seq || ' ' || role, char(10)) FROM (SELECT * FROM event_epcs ORDER BY epc, seq, role)`,
+		`SELECT group_concat(concat_ws(' ', epc, biz_location, biz_location_time, read_point, disposition, biz_step,
+			event_time, event_id, 'parent', parent, parent_time), char(10)) FROM (SELECT * FROM epc_state ORDER BY epc)`,
+		`SELECT group_concat(seq, ' ') FROM (SELECT seq FROM outbox ORDER BY seq)`,
+	} {
+		var s1 sql.NullString
+		if err := s.QueryRowForTest(q, &s1); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s1.String)
+	}
+	return strings.Join(out, "\n--\n")
+}
+
+func event(id, typ, action, t, loc, extra string) string {
+	ev := fmt.Sprintf(`{"type":%q,"eventID":%q,"eventTime":%q,"eventTimeZoneOffset":"+00:00"`, typ, id, t)
+	if action != "" {
+		ev += fmt.Sprintf(`,"action":%q`, action)
+	}
+	if loc != "" {
+		ev += fmt.Sprintf(`,"bizLocation":{"id":%q}`, loc)
+	}
+	if extra != "" {
+		ev += "," + extra
+	}
+	return ev + "}"
+}
+
+func document(events ...string) []byte {
+	return []byte(`{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument",` +
+		`"schemaVersion":"2.0","creationDate":"2026-01-01T00:00:00Z","epcisBody":{"eventList":[` + strings.Join(events, ",") + `]}}`)
+}
+
+const (
+	item1, item2 = "urn:epc:id:sgtin:4012345.011111.1", "urn:epc:id:sgtin:4012345.011111.2"
+	item3        = "urn:epc:id:sgtin:4012345.011111.3"
+	case1, case2 = "urn:epc:id:sscc:4012345.0000000001", "urn:epc:id:sscc:4012345.0000000002"
+	siteA, siteB = "urn:epc:id:sgln:4012345.00001.0", "urn:epc:id:sgln:4012345.00002.0"
+)
+
+// trickyDocument holds the orderings that make a document's events depend
+// on each other: one EPC moved twice at the same time, packed and unpacked,
+// unpacked wholesale and packed again, decommissioned, and an error
+// declaration ahead of the event it corrects.
+func trickyDocument() []byte {
+	items := fmt.Sprintf(`"epcList":[%q,%q]`, item1, item2)
+	children := func(parent string, kids ...string) string {
+		return fmt.Sprintf(`"parentID":%q,"childEPCs":["%s"]`, parent, strings.Join(kids, `","`))
+	}
+	const t0, t1, t2 = "2026-02-01T00:00:00Z", "2026-02-01T01:00:00Z", "2026-02-01T02:00:00Z"
+	return document(
+		event("urn:uuid:t1", "ObjectEvent", "ADD", t0, siteA, items),
+		event("urn:uuid:t2", "ObjectEvent", "OBSERVE", t0, siteB, items), // same time, later in the document: wins
+		event("urn:uuid:t3", "AggregationEvent", "ADD", t1, siteB, children(case1, item1, item2)),
+		event("urn:uuid:t4", "AggregationEvent", "DELETE", t1, siteB, children(case1, item2)),
+		event("urn:uuid:t5", "AggregationEvent", "ADD", t1, siteB, children(case2, item2, item3)),
+		event("urn:uuid:t6", "AggregationEvent", "DELETE", t2, siteA, fmt.Sprintf(`"parentID":%q`, case1)),
+		event("urn:uuid:t7", "AggregationEvent", "DELETE", t2, siteA, fmt.Sprintf(`"parentID":%q`, case2)),
+		event("urn:uuid:t8", "AggregationEvent", "ADD", t2, siteA, children(case1, item1)),
+		event("urn:uuid:t9", "ObjectEvent", "DELETE", t2, "", fmt.Sprintf(`"epcList":[%q]`, item2)),
+		event("urn:uuid:t10", "ObjectEvent", "OBSERVE", t2, siteB,
+			fmt.Sprintf(`"epcList":[%q],"errorDeclaration":{"declarationTime":%q}`, item2, t2)),
+		event("urn:uuid:t10", "ObjectEvent", "OBSERVE", t2, siteA, fmt.Sprintf(`"epcList":[%q]`, item2)),
+	)
+}
+
+// TestCaptureDocumentsAsSingleEvents checks the bulk write against storing
+// each event alone: a one-event request is trivially in order, so both
+// stores must end identical.
+func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
+	ctx := context.Background()
+	docs, single := openTestStore(t, "docs.db"), openTestStore(t, "single.db")
+	g := epcisgen.New(epcisgen.Config{Seed: 3})
+	bodies := [][]byte{trickyDocument()}
+	for range 15 {
+		bodies = append(bodies, g.Document(100))
+	}
+	for _, body := range bodies {
+		evs, err := tracker.DecodeDocument(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := docs.Capture(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if _, err := single.Capture(ctx, []*tracker.Event{ev}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if a, b := dumpStore(t, docs), dumpStore(t, single); a != b {
+		t.Fatalf("stored by document:\n%s\n\nstored one by one:\n%s", a, b)
+	}
+	for epc, want := range map[string]string{item1: case1 + " " + siteA, item2: " " + siteA, item3: " " + siteA} {
+		loc, err := docs.Location(ctx, epc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parent := ""
+		if len(loc.Parents) > 0 {
+			parent = loc.Parents[0].EPC
+		}
+		if got := parent + " " + loc.BizLocation; got != want {
+			t.Errorf("%s: parent and location %q, want %q", epc, got, want)
+		}
+	}
+}
+
+// TestCaptureConflictRollsBackRequest: a conflict anywhere in a document
+// stores nothing of it and names the event that conflicts.
+func TestCaptureConflictRollsBackRequest(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, "t.db")
+	const t0 = "2026-02-01T00:00:00Z"
+	epcs := func(e string) string { return fmt.Sprintf(`"epcList":[%q]`, e) }
+	first, err := tracker.DecodeDocument(document(event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteA, epcs(item1))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Capture(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpStore(t, s)
+	evs, err := tracker.DecodeDocument(document(
+		event("urn:uuid:c2", "ObjectEvent", "ADD", t0, siteB, epcs(item2)),
+		event("urn:uuid:c3", "AggregationEvent", "ADD", t0, siteB, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case1, item1)),
+		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)), // stored with siteA
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Capture(ctx, evs)
+	var terr *tracker.Error
+	if tracker.ErrorCode(err) != tracker.ECONFLICT || !errors.As(err, &terr) || len(terr.Fields) != 1 ||
+		terr.Fields[0].Pointer != "/epcisBody/eventList/2/eventID" {
+		t.Fatalf("capture = %v, want ECONFLICT at /epcisBody/eventList/2/eventID", err)
+	}
+	if after := dumpStore(t, s); after != before {
+		t.Fatalf("a refused request changed the store:\n%s\n\nwas:\n%s", after, before)
+	}
+	// The same events without the conflicting one are all new.
+	job, err := s.Capture(ctx, evs[:2])
+	if err != nil || job.StoredCount != 2 {
+		t.Fatalf("capture = %+v, %v; want 2 stored", job, err)
+	}
+}
+
+// TestCaptureWriteFailureFailsOnlyItsRequest makes one event's insert fail
+// (a trigger stands for a failing write) while other captures share the
+// group commit: the failing request is refused whole, the others commit.
+func TestCaptureWriteFailureFailsOnlyItsRequest(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: path, UnsafeNoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = 'urn:uuid:poison'
+		BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+		t.Fatal(err)
+	}
+	g := epcisgen.New(epcisgen.Config{Seed: 4})
+	const t0 = "2026-02-01T00:00:00Z"
+	var reqs [][]*tracker.Event
+	for i := range 20 {
+		evs, err := tracker.DecodeDocument(g.Document(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			poison, err := tracker.DecodeDocument(document(event("urn:uuid:poison", "ObjectEvent", "ADD", t0, siteA,
+				fmt.Sprintf(`"epcList":[%q]`, item1))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, poison...)
+		}
+		reqs = append(reqs, evs)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(reqs))
+	for i, evs := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Capture(ctx, evs)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if poisoned := i%5 == 0; poisoned != (err != nil) || poisoned && !strings.Contains(err.Error(), "poisoned") {
+			t.Errorf("request %d (poisoned: %v): %v", i, poisoned, err)
+		}
+	}
+	var events, outbox, item int
+	if err := s.QueryRowForTest(`SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM outbox),
+		(SELECT count(*) FROM epc_state WHERE epc = '`+item1+`')`, &events, &outbox, &item); err != nil {
+		t.Fatal(err)
+	}
+	if want := 16 * 10; events != want || outbox != want || item != 0 {
+		t.Errorf("events %d, outbox %d, poisoned EPC tracked %d; want %d, %d, 0", events, outbox, item, want, want)
+	}
+}

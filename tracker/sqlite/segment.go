@@ -1,0 +1,269 @@
+package sqlite
+
+import (
+	"fmt"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+// The write statements take their rows as one JSON array (json_each), so a
+// segment of events costs a handful of statements instead of several per
+// event: per-statement overhead (cgo, database/sql, statement journal), not
+// SQLite's B-tree work, dominated capture when every event ran its own.
+const (
+	storedHashesSQL = `SELECT event_id, is_declaration, content_hash FROM events
+	WHERE event_id IN (SELECT value FROM json_each(?1))`
+	// Rows: [seq, eventID, isDeclaration, superseded, type, eventTime,
+	// action, bizStep, disposition, readPoint, bizLocation, contentHash,
+	// payload offset (1-based), payload length]. The payloads travel as one
+	// blob (?2): as JSON strings they would have to be escaped and unescaped.
+	insertEventsSQL = `INSERT INTO events (seq, event_id, is_declaration, superseded, type, event_time, record_time,
+		action, biz_step, disposition, read_point, biz_location, content_hash, capture_id, payload)
+	SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?3,
+		value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, ?4, substr(?2, value->>12, value->>13)
+	FROM json_each(?1)`
+	// Rows: [seq, role, [epc, ...]].
+	insertEPCsSQL = `WITH g AS MATERIALIZED (SELECT value->>0 AS seq, value->>1 AS role, value->'$[2]' AS epcs FROM json_each(?1))
+	INSERT OR IGNORE INTO event_epcs (epc, seq, role) SELECT j.value, g.seq, g.role FROM g, json_each(g.epcs) j`
+	supersedeSQL  = `UPDATE events SET superseded = 1 WHERE event_id = ? AND is_declaration = 0`
+	fillOutboxSQL = `INSERT INTO outbox (seq) SELECT seq FROM events WHERE seq >= ?`
+	// upsertStateSQL moves an EPC only if the event is not older than what is
+	// known: events arrive out of order across sites. NULL means "the event
+	// does not say", so the previous value holds (bizLocation holds until
+	// contradicted). Rows: [eventTime, eventID, bizLocation, readPoint,
+	// disposition, bizStep, [epc, ...]], applied in array order: the outer
+	// loop scans the materialized ev in insertion order and the inner
+	// json_each depends on it, so it cannot be reordered, and an EPC named by
+	// two events ends as the later one left it.
+	// ("WHERE true" is SQLite's required disambiguation for an upsert whose
+	// rows come from a SELECT.)
+	upsertStateSQL = `WITH ev AS MATERIALIZED (SELECT value->>0 AS t, value->>1 AS id, value->>2 AS bl, value->>3 AS rp,
+		value->>4 AS disp, value->>5 AS bs, value->'$[6]' AS epcs FROM json_each(?1))
+	INSERT INTO epc_state (epc, biz_location, biz_location_time, read_point, disposition, biz_step, event_time, event_id)
+	SELECT j.value, ev.bl, CASE WHEN ev.bl IS NULL THEN NULL ELSE ev.t END, ev.rp, ev.disp, ev.bs, ev.t, ev.id
+	FROM ev, json_each(ev.epcs) j WHERE true
+	ON CONFLICT (epc) DO UPDATE SET
+		biz_location      = coalesce(excluded.biz_location, biz_location),
+		biz_location_time = coalesce(excluded.biz_location_time, biz_location_time),
+		read_point        = coalesce(excluded.read_point, read_point),
+		disposition       = coalesce(excluded.disposition, disposition),
+		biz_step          = coalesce(excluded.biz_step, biz_step),
+		event_time        = excluded.event_time,
+		event_id          = excluded.event_id
+	WHERE excluded.event_time >= epc_state.event_time`
+	// unpackAllSQL empties containers. Rows: [parent, eventTime], parents
+	// distinct (canUnpack).
+	unpackAllSQL = `UPDATE epc_state SET parent = NULL, parent_time = o.t
+	FROM (SELECT value->>0 AS parent, value->>1 AS t FROM json_each(?1)) AS o
+	WHERE epc_state.parent = o.parent AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= o.t)`
+	// listedSQL applies pack, unpack and remove to listed EPCs, each EPC at
+	// most once (canList). A change older than the EPC's last one is
+	// ignored; unpacking takes an EPC out only of the parent named. Rows:
+	// [change, parent, eventTime, [epc, ...]].
+	listedSQL = `WITH o AS MATERIALIZED (SELECT value->>0 AS op, value->>1 AS parent, value->>2 AS t, value->'$[3]' AS epcs
+		FROM json_each(?1))
+	UPDATE epc_state SET parent = CASE WHEN c.op = 1 THEN c.parent END, parent_time = c.t
+	FROM (SELECT j.value AS epc, o.op, o.parent, o.t FROM o, json_each(o.epcs) j) AS c
+	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)
+		AND (c.op <> 2 OR epc_state.parent = c.parent)`
+	childrenSQL      = `SELECT epc FROM epc_state WHERE parent = ?`
+	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
+)
+
+// writeSQL lists the statements the writer prepares at Open.
+var writeSQL = []string{storedHashesSQL, insertEventsSQL, insertEPCsSQL, supersedeSQL, fillOutboxSQL,
+	upsertStateSQL, unpackAllSQL, listedSQL, childrenSQL, insertCaptureSQL}
+
+// The listed containment changes, as listedSQL codes them.
+const (
+	changePack   = 1 // AggregationEvent ADD/OBSERVE: the children are now in the parent
+	changeUnpack = 2 // AggregationEvent DELETE with children: out of the parent
+	changeRemove = 3 // ObjectEvent DELETE: decommissioned, in nothing any more
+)
+
+// listedChange is the containment change ev makes to the EPCs it lists, or
+// 0. An error declaration changes nothing: the state is not recomputed (see
+// the package README, "what is left").
+func listedChange(ev *tracker.Event) int {
+	if ev.ErrorDeclaration != nil || len(ev.EPCs) == 0 {
+		return 0
+	}
+	switch {
+	case ev.Type == tracker.AggregationEvent && ev.ParentID != "":
+		switch ev.Action {
+		case tracker.ActionAdd, tracker.ActionObserve:
+			return changePack
+		case tracker.ActionDelete:
+			return changeUnpack
+		}
+	case ev.Type == tracker.ObjectEvent && ev.Action == tracker.ActionDelete:
+		return changeRemove
+	}
+	return 0
+}
+
+// unpacksAll reports an AggregationEvent DELETE without childEPCs: it
+// disaggregates whatever is in the parent, and those children were where
+// the event happened, so they take its location like listed ones would.
+func unpacksAll(ev *tracker.Event) bool {
+	return ev.ErrorDeclaration == nil && ev.Type == tracker.AggregationEvent &&
+		ev.Action == tracker.ActionDelete && ev.ParentID != "" && len(ev.EPCs) == 0
+}
+
+// segment is a run of a request's fresh events written with one statement
+// per table, ending exactly as if they had been stored one by one in order.
+// Storing an event inserts it, indexes its EPCs, and (unless it is an error
+// declaration) upserts the location of every EPC it names and changes
+// containment. The location upserts run in event order in one statement.
+// Containment lives in other columns (parent, parent_time), which no upsert
+// reads or writes, so containment changes can run after all the upserts,
+// as long as their own order is equivalent to the events':
+//   - Unpack-alls run first, then listed changes. An EPC may be listed once
+//     per segment, so one UPDATE applies every listed change (canList).
+//   - An unpack-all reads the parent's children when it joins the segment.
+//     canUnpack admits it only if no pending change could alter that set:
+//     then it also commutes with the listed changes before it.
+type segment struct {
+	captureID string
+	n         int
+	events    jsonArgs
+	payloads  []byte
+	epcs      jsonArgs
+	state     jsonArgs
+	unpacks   jsonArgs
+	listed    jsonArgs
+	decls     []string // error declarations, whose originals to supersede
+
+	listedEPCs map[string]bool // EPCs with a pending listed change
+	packInto   map[string]bool // parents a pending pack fills
+	unpacked   map[string]bool // parents with a pending unpack-all
+}
+
+func newSegment(captureID string) *segment {
+	return &segment{captureID: captureID, events: jsonArgs(nil).begin(), epcs: jsonArgs(nil).begin(),
+		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), listed: jsonArgs(nil).begin(),
+		listedEPCs: make(map[string]bool), packInto: make(map[string]bool), unpacked: make(map[string]bool)}
+}
+
+// canList reports whether ev's listed change, if any, can join the segment:
+// none of its EPCs has a pending listed change.
+func (g *segment) canList(ev *tracker.Event) bool {
+	if listedChange(ev) == 0 {
+		return true
+	}
+	for _, epc := range ev.EPCs {
+		if g.listedEPCs[epc] {
+			return false
+		}
+	}
+	return true
+}
+
+// canUnpack reports whether an unpack-all of parent, whose children are
+// now kids, can join the segment: no pending change empties or fills
+// parent or moves one of its children.
+func (g *segment) canUnpack(parent string, kids []string) bool {
+	if g.unpacked[parent] || g.packInto[parent] {
+		return false
+	}
+	for _, k := range kids {
+		if g.listedEPCs[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// add appends ev, stored under seq; kids are the children an unpack-all
+// empties.
+func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []string) {
+	g.n++
+	t := ev.Time.UnixNano()
+	g.events = g.events.begin().int(seq).str(ev.ID).bool(ev.ErrorDeclaration != nil).bool(superseded).
+		str(string(ev.Type)).int(t).strOrNull(string(ev.Action)).strOrNull(ev.BizStep).strOrNull(ev.Disposition).
+		strOrNull(ev.ReadPoint).strOrNull(ev.BizLocation).str(ev.ContentHash).
+		int(int64(len(g.payloads) + 1)).int(int64(len(ev.Raw))).end()
+	g.payloads = append(g.payloads, ev.Raw...)
+	g.addEPCs(ev, seq)
+	if ev.ErrorDeclaration != nil {
+		g.decls = append(g.decls, ev.ID)
+		return
+	}
+	if epcs := append(ev.AllEPCs(), kids...); len(epcs) > 0 {
+		g.state = g.state.begin().int(t).str(ev.ID).strOrNull(ev.BizLocation).strOrNull(ev.ReadPoint).
+			strOrNull(ev.Disposition).strOrNull(ev.BizStep).strs(epcs).end()
+	}
+	if unpacksAll(ev) {
+		g.unpacks = g.unpacks.begin().str(ev.ParentID).int(t).end()
+		g.unpacked[ev.ParentID] = true
+		return
+	}
+	change := listedChange(ev)
+	if change == 0 {
+		return
+	}
+	parent := ev.ParentID
+	if change == changeRemove {
+		parent = ""
+	}
+	g.listed = g.listed.begin().int(int64(change)).strOrNull(parent).int(t).strs(ev.EPCs).end()
+	for _, epc := range ev.EPCs {
+		g.listedEPCs[epc] = true
+	}
+	if change == changePack {
+		g.packInto[parent] = true
+	}
+}
+
+// addEPCs indexes every identifier ev names, by role.
+func (g *segment) addEPCs(ev *tracker.Event, seq int64) {
+	if ev.ParentID != "" {
+		g.epcs = g.epcs.begin().int(seq).int(tracker.RoleParent).strs([]string{ev.ParentID}).end()
+	}
+	for _, l := range []struct {
+		list []string
+		role int
+	}{{ev.EPCs, tracker.RoleEPC}, {ev.InputEPCs, tracker.RoleInput}, {ev.OutputEPCs, tracker.RoleOutput}, {ev.Classes, tracker.RoleClass}} {
+		if len(l.list) > 0 {
+			g.epcs = g.epcs.begin().int(seq).int(int64(l.role)).strs(l.list).end()
+		}
+	}
+}
+
+// flush writes the segment's events; see segment for the order.
+func (w *txWriter) flush(g *segment) error {
+	if g.n == 0 {
+		return nil
+	}
+	if err := w.exec(insertEventsSQL, g.events.end().String(), g.payloads, w.rt, g.captureID); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if err := w.execRows(insertEPCsSQL, g.epcs); err != nil {
+		return fmt.Errorf("index events: %w", err)
+	}
+	for _, id := range g.decls {
+		// The declaration replaces the original in query results. Current
+		// state is not recomputed: see the package README ("what is left").
+		if err := w.exec(supersedeSQL, id); err != nil {
+			return fmt.Errorf("supersede event %s: %w", id, err)
+		}
+	}
+	if err := w.execRows(upsertStateSQL, g.state); err != nil {
+		return fmt.Errorf("track events: %w", err)
+	}
+	if err := w.execRows(unpackAllSQL, g.unpacks); err != nil {
+		return fmt.Errorf("unpack containers: %w", err)
+	}
+	if err := w.execRows(listedSQL, g.listed); err != nil {
+		return fmt.Errorf("pack or unpack: %w", err)
+	}
+	return nil
+}
+
+// execRows runs query over rows unless there are none.
+func (w *txWriter) execRows(query string, rows jsonArgs) error {
+	if len(rows) <= 1 { // just the opening bracket
+		return nil
+	}
+	return w.exec(query, rows.end().String())
+}

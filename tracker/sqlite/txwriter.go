@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+// txWriter is one capture transaction on the writer connection.
+type txWriter struct {
+	s     *Store
+	tx    *sql.Tx
+	ctx   context.Context
+	stmts map[string]*sql.Stmt // the store's statements bound to tx
+	now   time.Time            // record time of every event in the transaction
+	rt    int64                // now in Unix nanoseconds, as stored
+	// Events get their seq from the writer, not from SQLite, so the bulk
+	// insert needs no RETURNING and the other tables can name an event
+	// before it is written. The writer is the only one inserting events.
+	first, next int64
+}
+
+func (s *Store) newTxWriter(ctx context.Context, tx *sql.Tx) (*txWriter, error) {
+	now := s.opts.Now()
+	w := &txWriter{s: s, tx: tx, ctx: ctx, stmts: make(map[string]*sql.Stmt), now: now, rt: now.UnixNano()}
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("read last event seq: %w", err)
+	}
+	w.first, w.next = last+1, last+1
+	return w, nil
+}
+
+// stmt returns the store's prepared statement for query, bound to the
+// transaction. The statements are prepared once at Open: on the single
+// writer connection database/sql then reuses them instead of preparing
+// again in every transaction.
+func (w *txWriter) stmt(query string) *sql.Stmt {
+	st, ok := w.stmts[query]
+	if !ok {
+		st = w.tx.StmtContext(w.ctx, w.s.writeStmts[query])
+		w.stmts[query] = st
+	}
+	return st
+}
+
+func (w *txWriter) exec(query string, args ...any) error {
+	_, err := w.stmt(query).ExecContext(w.ctx, args...)
+	return err
+}
+
+func (w *txWriter) close() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+}
+
+// capture stores one request. It first looks up the request's eventIDs, so
+// a conflict is answered before anything is written; the writes themselves
+// are then not expected to fail, and any failure is a writeFailure.
+func (w *txWriter) capture(events []*tracker.Event) (*tracker.CaptureJob, error) {
+	stored, err := w.storedHashes(events)
+	if err != nil {
+		return nil, writeFailure{fmt.Errorf("look up stored events: %w", err)}
+	}
+	fresh, err := freshEvents(events, stored)
+	if err != nil {
+		return nil, err
+	}
+	job := &tracker.CaptureJob{ID: newCaptureID(), CreatedAt: w.now, FinishedAt: w.now, Success: true,
+		Behaviour: "rollback", EventCount: len(events), StoredCount: len(fresh), Errors: []string{}}
+	if err := w.store(fresh, declaredIDs(fresh, stored), job.ID); err != nil {
+		return nil, writeFailure{err}
+	}
+	if err := w.exec(insertCaptureSQL, job.ID, w.rt, w.rt, job.EventCount, job.StoredCount); err != nil {
+		return nil, writeFailure{fmt.Errorf("insert capture job: %w", err)}
+	}
+	return job, nil
+}
+
+// captureIsolated runs capture under a savepoint, so that a failed write
+// undoes this request only. fatal reports a savepoint that could not be
+// managed, which fails the whole batch.
+func (w *txWriter) captureIsolated(events []*tracker.Event) (job *tracker.CaptureJob, err, fatal error) {
+	if _, err := w.tx.ExecContext(w.ctx, "SAVEPOINT capture"); err != nil {
+		return nil, nil, fmt.Errorf("savepoint: %w", err)
+	}
+	next := w.next
+	job, err = w.capture(events)
+	if err != nil {
+		w.next = next
+		if _, rbErr := w.tx.ExecContext(w.ctx, "ROLLBACK TO capture"); rbErr != nil {
+			return nil, nil, fmt.Errorf("rollback to savepoint: %w (after %v)", rbErr, err)
+		}
+		job = nil
+	}
+	if _, err := w.tx.ExecContext(w.ctx, "RELEASE capture"); err != nil {
+		return nil, nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	return job, err, nil
+}
+
+// fillOutbox writes an outbox record for every event the transaction
+// stored: they are exactly the seqs it handed out (a request rolled back to
+// its savepoint took its events with it).
+func (w *txWriter) fillOutbox() error {
+	if w.s.opts.NoOutbox || w.next == w.first {
+		return nil
+	}
+	if err := w.exec(fillOutboxSQL, w.first); err != nil {
+		return fmt.Errorf("write outbox: %w", err)
+	}
+	return nil
+}
+
+// storedKey is what an event is unique on: (event_id, is_declaration).
+type storedKey struct {
+	id   string
+	decl bool
+}
+
+func keyOf(ev *tracker.Event) storedKey { return storedKey{ev.ID, ev.ErrorDeclaration != nil} }
+
+// storedHashes returns the content hash of every stored event that shares
+// an eventID with the request, declarations included.
+func (w *txWriter) storedHashes(events []*tracker.Event) (map[storedKey]string, error) {
+	ids := jsonArgs(nil).begin()
+	for _, ev := range events {
+		ids = ids.str(ev.ID)
+	}
+	rows, err := w.stmt(storedHashesSQL).QueryContext(w.ctx, ids.end().String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	stored := make(map[storedKey]string)
+	for rows.Next() {
+		var k storedKey
+		var hash string
+		if err := rows.Scan(&k.id, &k.decl, &hash); err != nil {
+			return nil, err
+		}
+		stored[k] = hash
+	}
+	return stored, rows.Err()
+}
+
+// freshEvents returns the request's events that are not stored yet, in
+// request order and without exact repeats, or ECONFLICT for the first one
+// whose key is stored with other content. (checkBatch already refused
+// repeats within the request that differ.)
+func freshEvents(events []*tracker.Event, stored map[storedKey]string) ([]*tracker.Event, error) {
+	fresh := make([]*tracker.Event, 0, len(events))
+	seen := make(map[storedKey]bool, len(events))
+	for _, ev := range events {
+		k := keyOf(ev)
+		if hash, ok := stored[k]; ok {
+			if hash == ev.ContentHash {
+				continue
+			}
+			return nil, &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID already stored with different content",
+				Fields: []tracker.FieldError{{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
+					Detail: "an event with this eventID and different content is already stored; resend it unchanged or use a new eventID"}}}
+		}
+		if !seen[k] {
+			seen[k] = true
+			fresh = append(fresh, ev)
+		}
+	}
+	return fresh, nil
+}
+
+// declaredIDs is the set of eventIDs with an error declaration, stored or
+// in fresh: an original stored with one is superseded from the start.
+func declaredIDs(fresh []*tracker.Event, stored map[storedKey]string) map[string]bool {
+	declared := make(map[string]bool)
+	for k := range stored {
+		if k.decl {
+			declared[k.id] = true
+		}
+	}
+	for _, ev := range fresh {
+		if ev.ErrorDeclaration != nil {
+			declared[ev.ID] = true
+		}
+	}
+	return declared
+}
+
+// store writes the fresh events of one request in request order, as
+// segments (see segment).
+func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captureID string) error {
+	seg := newSegment(captureID)
+	for _, ev := range fresh {
+		var kids []string
+		if unpacksAll(ev) {
+			var err error
+			if kids, err = w.children(ev.ParentID); err != nil {
+				return err
+			}
+			if !seg.canUnpack(ev.ParentID, kids) {
+				if err := w.flush(seg); err != nil {
+					return err
+				}
+				seg = newSegment(captureID)
+				if kids, err = w.children(ev.ParentID); err != nil {
+					return err
+				}
+			}
+		} else if !seg.canList(ev) {
+			if err := w.flush(seg); err != nil {
+				return err
+			}
+			seg = newSegment(captureID)
+		}
+		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids)
+		w.next++
+	}
+	return w.flush(seg)
+}
+
+func (w *txWriter) children(parent string) ([]string, error) {
+	rows, err := w.stmt(childrenSQL).QueryContext(w.ctx, parent)
+	if err != nil {
+		return nil, fmt.Errorf("read children of %s: %w", parent, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("read children of %s: %w", parent, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read children of %s: %w", parent, err)
+	}
+	return out, nil
+}
