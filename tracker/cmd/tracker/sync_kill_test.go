@@ -187,10 +187,21 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 		go func() { defer close(done); stream(stop) }()
 		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
 		// The kill must land mid-work: the edge with unsent records, the
-		// hub with events still to store.
-		unsent := countRows(t, edgeDB, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`)
-		atHub := countRows(t, hubDB, `SELECT count(*) FROM events`)
-		atEdge := countRows(t, edgeDB, `SELECT count(*) FROM events`)
+		// hub with events still to store. Sync keeps up with the stream, so
+		// the backlog comes and goes: sample until it is there (briefly).
+		var unsent, atHub, atEdge int
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			unsent = countRows(t, edgeDB, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`)
+			atHub = countRows(t, hubDB, `SELECT count(*) FROM events`)
+			atEdge = countRows(t, edgeDB, `SELECT count(*) FROM events`)
+			busy := unsent > 0
+			if round%2 == 1 {
+				busy = atEdge > atHub
+			}
+			if busy || time.Now().After(deadline) {
+				break
+			}
+		}
 		t.Logf("round %d at %s: edge has %d events, %d unsent; hub has %d", round, time.Since(t0).Round(time.Millisecond), atEdge, unsent, atHub)
 		if round%2 == 0 {
 			midPublish += min(unsent, 1)
@@ -241,7 +252,8 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("hub set != edge set: %d edge events, %d at hub, %d missing, %d extra, %d duplicated\nedge log tail:\n%s",
 			len(want), len(got), missing, extra, dup, tail(edgeP.logs.String(), 2000))
 	}
-	t.Logf("4 SIGKILLs (2 edge mid-publish, 2 hub mid-consume): hub holds exactly the edge's %d events, no duplicates", len(want))
+	t.Logf("4 SIGKILLs (%d of 2 edge kills mid-publish, %d of 2 hub kills mid-consume): hub holds exactly the edge's %d events, no duplicates",
+		midPublish, midConsume, len(want))
 }
 
 func countRows(t *testing.T, path, query string) int {
