@@ -39,7 +39,7 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 	gov := namespace(b, "e2e-latency", governed())
 	exempt := namespace(b, "e2e-latency-exempt", nil)
 	budget, _ := strconv.ParseFloat(os.Getenv("E2E_LATENCY_BUDGET_MS"), 64)
-	var results []latency
+	results := map[string][]latency{} // by kind: the last run's (the one with b.N as asked)
 	for _, kind := range []string{"Pod", "Deployment"} {
 		b.Run(kind, func(b *testing.B) {
 			obj := compliantOf(b, kind, "e2e-latency")
@@ -75,16 +75,19 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 			b.ReportMetric(e.P99ms, "exempt-p99-ms")
 			b.ReportMetric(g.P99ms-e.P99ms, "added-p99-ms")
 			b.ReportMetric(0, "ns/op") // a wall time per pair of creates says nothing here
+			results[kind] = []latency{g, e}
+			if b.N == 1 {
+				return // the testing package's probe run; the real one follows
+			}
 			line := fmt.Sprintf("%s (n=%d): governed p50 %.2f ms p99 %.2f ms; exempt p50 %.2f ms p99 %.2f ms; added p50 %+.2f ms p99 %+.2f ms",
 				kind, g.N, g.P50ms, g.P99ms, e.P50ms, e.P99ms, g.P50ms-e.P50ms, g.P99ms-e.P99ms)
 			fmt.Fprintln(os.Stderr, "e2e: latency:", line)
 			if budget > 0 && g.P99ms-e.P99ms > budget {
 				b.Errorf("%s: bundle adds %.2f ms at P99, budget %.2f ms", kind, g.P99ms-e.P99ms, budget)
 			}
-			results = append(results, g, e)
 		})
 	}
-	raw, _ := json.MarshalIndent(results, "", "  ")
+	raw, _ := json.MarshalIndent(append(results["Pod"], results["Deployment"]...), "", "  ")
 	_ = os.WriteFile(filepath.Join(env.artifacts, "latency.json"), raw, 0o644)
 }
 

@@ -169,9 +169,6 @@ func setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The latency benchmark sends requests back to back; client-go's default
-	// rate limit (5 QPS) would measure the limiter instead of admission.
-	cfg.QPS, cfg.Burst = 1000, 1000
 	if env.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}

@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 const (
@@ -90,7 +89,7 @@ func New(opts Options) (*Gatekeeper, error) {
 		return nil, fmt.Errorf("gatekeeper: %w", err)
 	}
 	opts.Dir = dir
-	cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	cfg, err := cluster.LoadKubeconfig(opts.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("gatekeeper: %w", err)
 	}
