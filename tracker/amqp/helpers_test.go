@@ -297,7 +297,8 @@ type hub struct {
 func newHub(t testing.TB, queue string) *hub {
 	t.Helper()
 	h := &hub{proxy: newProxy(t, "hub")}
-	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "hub.db")})
+	// As the real hub (cmd/tracker hub): it forwards nothing, so no outbox.
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "hub.db"), NoOutbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}

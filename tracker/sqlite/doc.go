@@ -4,9 +4,13 @@
 // Layout on disk: one database file in WAL mode. Writes go through a single
 // writer connection (BEGIN IMMEDIATE, busy timeout) owned by one goroutine
 // that group-commits concurrent captures: it takes every capture waiting at
-// the moment, applies each under its own SAVEPOINT (so one conflicting
-// request fails alone) and commits them with one fsync. Reads use a separate
-// read-only pool, which WAL lets run concurrently with the writer.
+// the moment and commits them with one fsync. Each request first looks up
+// its eventIDs, so a conflicting request is refused before it writes and
+// fails alone; its events are then written a few statements per request
+// (one per table over a JSON array of rows), not several per event. Should
+// a write fail anyway, the batch is redone with a SAVEPOINT per request.
+// Reads use a separate read-only pool, which WAL lets run concurrently with
+// the writer.
 //
 // Durability: synchronous=FULL. In WAL mode NORMAL survives a process crash
 // but may lose the last transactions on power loss or a kernel panic; edge
@@ -15,5 +19,7 @@
 //
 // Current location and containment (epc_state) and the sync outbox are
 // written in the same transaction as the events, so tracking is a point
-// lookup and the outbox never misses or invents an event.
+// lookup and the outbox never misses or invents an event. An outbox record
+// is only the event's seq; the payload is stored once, in events. A store
+// that is not a sync source (the hub) keeps no outbox (Options.NoOutbox).
 package sqlite
