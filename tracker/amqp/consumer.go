@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,11 +40,8 @@ type Consumer struct {
 	log *slog.Logger
 	m   consumerMetrics
 
-	mu           sync.Mutex
-	connected    bool
+	link         // guarded by link.mu, with:
 	lastConsumed time.Time
-	lastErr      string
-	reconnects   uint64
 }
 
 type consumerMetrics struct {
@@ -130,36 +126,7 @@ func (c *Consumer) State() HubState {
 // Run consumes until ctx is done, reconnecting for as long as it takes.
 // Deliveries not yet acked when it returns are redelivered to the next run.
 func (c *Consumer) Run(ctx context.Context) error {
-	bo := backoff{max: max(c.o.MaxBackoff, minBackoff)}
-	for {
-		connected, err := c.session(ctx)
-		c.mu.Lock()
-		c.connected = false
-		if err != nil {
-			c.lastErr = err.Error()
-		}
-		c.mu.Unlock()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if tracker.ErrorCode(err) == tracker.EUNAVAILABLE {
-			return fmt.Errorf("hub: %w", err)
-		}
-		if connected {
-			bo.reset()
-		}
-		d := bo.next()
-		c.log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(d):
-		}
-		c.m.reconnects.Inc()
-		c.mu.Lock()
-		c.reconnects++
-		c.mu.Unlock()
-	}
+	return c.keepUp(ctx, "hub", c.o.MaxBackoff, c.log, c.m.reconnects, c.session)
 }
 
 func (c *Consumer) session(ctx context.Context) (bool, error) {

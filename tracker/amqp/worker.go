@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,13 +44,10 @@ type Worker struct {
 	notify chan struct{}
 	m      workerMetrics
 
-	mu         sync.Mutex
-	connected  bool
-	lastSync   time.Time
-	lastErr    string
-	reconnects uint64
-	stats      tracker.OutboxStats
-	statsAt    time.Time
+	link     // guarded by link.mu, with:
+	lastSync time.Time
+	stats    tracker.OutboxStats
+	statsAt  time.Time
 }
 
 // SyncState is the worker's state as /healthz shows it.
@@ -191,36 +187,7 @@ func (w *Worker) outboxStats() tracker.OutboxStats {
 // deduplicates them).
 func (w *Worker) Run(ctx context.Context) error {
 	go w.pruneLoop(ctx)
-	bo := backoff{max: max(w.o.Interval, minBackoff)}
-	for {
-		connected, err := w.session(ctx)
-		w.mu.Lock()
-		w.connected = false
-		if err != nil {
-			w.lastErr = err.Error()
-		}
-		w.mu.Unlock()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if tracker.ErrorCode(err) == tracker.EUNAVAILABLE {
-			return fmt.Errorf("sync: %w", err) // the store closed under us
-		}
-		if connected {
-			bo.reset() // the broker was reachable: retry soon
-		}
-		d := bo.next()
-		w.log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(d):
-		}
-		w.m.reconnects.Inc()
-		w.mu.Lock()
-		w.reconnects++
-		w.mu.Unlock()
-	}
+	return w.keepUp(ctx, "sync", w.o.Interval, w.log, w.m.reconnects, w.session)
 }
 
 // errStopped ends a session because Run's context is done.

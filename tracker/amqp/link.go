@@ -1,0 +1,61 @@
+package amqp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgetrace/edgetrace/tracker"
+)
+
+// link is what a Worker and a Consumer share: the state of their broker
+// session and the loop that keeps one up for as long as they run.
+type link struct {
+	mu         sync.Mutex // guards these fields and the owner's own state
+	connected  bool
+	lastErr    string
+	reconnects uint64
+}
+
+// keepUp runs session until ctx is done, reconnecting with a backoff capped
+// at maxBackoff for as long as it takes (there is no retry limit: an edge
+// may be offline for days). A session that came up resets the backoff, so a
+// dropped connection is retried soon. Only a closed store (EUNAVAILABLE) ends
+// the loop with an error, named after role.
+func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration, log *slog.Logger,
+	reconnects prometheus.Counter, session func(context.Context) (bool, error)) error {
+	bo := backoff{max: max(maxBackoff, minBackoff)}
+	for {
+		connected, err := session(ctx)
+		l.mu.Lock()
+		l.connected = false
+		if err != nil {
+			l.lastErr = err.Error()
+		}
+		l.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if tracker.ErrorCode(err) == tracker.EUNAVAILABLE {
+			return fmt.Errorf("%s: %w", role, err) // the store closed under us
+		}
+		if connected {
+			bo.reset()
+		}
+		d := bo.next()
+		log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(d):
+		}
+		reconnects.Inc()
+		l.mu.Lock()
+		l.reconnects++
+		l.mu.Unlock()
+	}
+}
