@@ -109,6 +109,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.commit(batch)
+		s.rewindWAL()
 	}
 }
 
