@@ -95,10 +95,11 @@ func Down(ctx context.Context, dir, root string, log io.Writer) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	// Logs stay for post-mortems; everything else under dir is gone.
+	// Logs stay for post-mortems, and so do the e2e runs' artifacts (which
+	// `make e2e` writes to .harness/e2e, not `up`); everything else is gone.
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.Name() != "logs" {
+		if e.Name() != "logs" && e.Name() != "e2e" {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
