@@ -33,7 +33,7 @@ type latency struct {
 // written to latency.json. With E2E_LATENCY_BUDGET_MS set, an added P99 above
 // it fails the benchmark.
 //
-//	go test -tags e2e -run '^$' -bench AdmissionLatency -benchtime 300x ./e2e/
+//	go test -tags e2e -run '^$' -bench AdmissionLatency -benchtime 1000x ./e2e/
 func BenchmarkAdmissionLatency(b *testing.B) {
 	ctx := context.Background()
 	gov := namespace(b, "e2e-latency", governed())

@@ -13,7 +13,7 @@ set -o errexit -o nounset -o pipefail
 #   E2E_PROVIDER        local (default; no Docker) or kind
 #   E2E_RUN             go test -run filter (default: all)
 #   E2E_BENCH           run these benchmarks instead of the tests (make bench
-#                       uses AdmissionLatency; E2E_BENCHTIME, default 300x)
+#                       uses AdmissionLatency; E2E_BENCHTIME, default 1000x)
 #
 # Every pair gets a cluster of its own that the tests start and remove, and its
 # logs and figures under .harness/e2e/<kube>-<gatekeeper>/.
@@ -47,7 +47,7 @@ for p in "${pairs[@]}"; do
   echo "e2e: Kubernetes $k, Gatekeeper $g, provider $provider" >&2
   start=$SECONDS
   if [[ -n ${E2E_BENCH:-} ]]; then
-    args=(-run '^$' -bench "$E2E_BENCH" -benchtime "${E2E_BENCHTIME:-300x}")
+    args=(-run '^$' -bench "$E2E_BENCH" -benchtime "${E2E_BENCHTIME:-1000x}")
   else
     args=(-v -run "${E2E_RUN:-.}")
   fi

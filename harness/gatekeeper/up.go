@@ -20,10 +20,12 @@ type UpOptions struct {
 	KubeVersion string
 	Version     string // Gatekeeper version
 	Mutation    bool
-	Dir         string // state directory, e.g. .harness
-	Root        string // repository root (hack/tools.sh)
-	Bundle      []*unstructured.Unstructured
-	Log         io.Writer
+	// AuditInterval, when set, replaces Gatekeeper's 60 s audit period.
+	AuditInterval time.Duration
+	Dir           string // state directory, e.g. .harness
+	Root          string // repository root (hack/tools.sh)
+	Bundle        []*unstructured.Unstructured
+	Log           io.Writer
 }
 
 // Governed is a running governed cluster.
@@ -52,7 +54,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	if err := p.Create(ctx); err != nil {
 		return nil, err
 	}
-	gk, err := New(Options{Version: o.Version, Dir: o.Dir, Kubeconfig: p.Kubeconfig(), Tools: tools, Mutation: o.Mutation, Log: o.Log})
+	gk, err := New(Options{Version: o.Version, Dir: o.Dir, Kubeconfig: p.Kubeconfig(), Tools: tools, Mutation: o.Mutation, AuditInterval: o.AuditInterval, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}

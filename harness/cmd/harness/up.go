@@ -25,6 +25,7 @@ var mutationOverlays = []string{"deploy/gatekeeper/mutation", "deploy/gatekeeper
 func init() {
 	var provider, kubeVersion, gkVersion, bundleDir string
 	var mutation bool
+	var auditInterval time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring up a governed cluster (Gatekeeper + the policy bundle) and leave it running",
@@ -47,14 +48,15 @@ again reuses what is healthy; run "harness down" to stop and remove everything.`
 				return err
 			}
 			g, err := gatekeeper.Up(cmd.Context(), gatekeeper.UpOptions{
-				Provider:    provider,
-				KubeVersion: kubeVersion,
-				Version:     gkVersion,
-				Mutation:    mutation,
-				Dir:         filepath.Join(root, stateDir),
-				Root:        root,
-				Bundle:      bundle,
-				Log:         cmd.ErrOrStderr(),
+				Provider:      provider,
+				KubeVersion:   kubeVersion,
+				Version:       gkVersion,
+				Mutation:      mutation,
+				AuditInterval: auditInterval,
+				Dir:           filepath.Join(root, stateDir),
+				Root:          root,
+				Bundle:        bundle,
+				Log:           cmd.ErrOrStderr(),
 			})
 			if err != nil {
 				return fmt.Errorf("up: %w (logs in %s)", err, filepath.Join(stateDir, "logs"))
@@ -64,6 +66,7 @@ again reuses what is healthy; run "harness down" to stop and remove everything.`
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&auditInterval, "audit-interval", 0, "how often Gatekeeper audits existing objects (default: Gatekeeper's 60s)")
 	cmd.Flags().StringVar(&provider, "provider", "local", "cluster provider: local (no Docker) or kind")
 	cmd.Flags().StringVar(&kubeVersion, "kube-version", envOr("KUBE_VERSION", cluster.DefaultKubeVersion), "Kubernetes version")
 	cmd.Flags().StringVar(&gkVersion, "gatekeeper", envOr("GATEKEEPER_VERSION", gatekeeper.DefaultVersion), "Gatekeeper version (v3.23.1 or v3.17.0)")
