@@ -74,10 +74,13 @@ type Gatekeeper struct {
 // state is recorded in Dir/gatekeeper/state.json so that `harness down` and a
 // restart of the webhook find the process and its ports.
 type state struct {
-	Version  string      `json:"version"`
-	Mutation bool        `json:"mutation"`
-	Port     int         `json:"port"`
-	Process  proc.Handle `json:"process"`
+	Version  string `json:"version"`
+	Mutation bool   `json:"mutation"`
+	Port     int    `json:"port"`
+	// HealthPort serves Gatekeeper's /readyz, which answers 200 only once
+	// every template and constraint in the cluster is loaded into its engine.
+	HealthPort int         `json:"healthPort,omitempty"`
+	Process    proc.Handle `json:"process"`
 }
 
 // New returns a handle on Gatekeeper for the cluster in opts.Kubeconfig.
@@ -151,7 +154,7 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 	if s, err := g.readState(); err != nil {
 		return err
 	} else if s != nil && s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation {
-		if err := g.waitServing(ctx, s.Port, 30*time.Second); err == nil {
+		if err := g.waitServing(ctx, s, 30*time.Second); err == nil {
 			fmt.Fprintf(g.opts.Log, "gatekeeper: reusing running %s\n", s.Version)
 			return nil
 		}
@@ -196,15 +199,13 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 	if err := g.writeState(s); err != nil {
 		return err
 	}
-	h, err := g.startProcess(bin, port)
-	if err != nil {
+	if err := g.startProcess(bin, s); err != nil {
 		return err
 	}
-	s.Process = h
 	if err := g.writeState(s); err != nil {
 		return err
 	}
-	if err := g.waitServing(ctx, port, 2*time.Minute); err != nil {
+	if err := g.waitServing(ctx, s, 2*time.Minute); err != nil {
 		return fmt.Errorf("gatekeeper: %w (log: %s)", err, g.LogPath())
 	}
 	if err := g.applyWebhooks(ctx, caPEM, port, admissionv1.Fail); err != nil {
@@ -284,18 +285,21 @@ mkdir -p /run/secrets/kubernetes.io/serviceaccount
 cp "$0"/token "$0"/ca.crt "$0"/namespace /run/secrets/kubernetes.io/serviceaccount/
 exec "$@"`
 
-func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
+// startProcess starts Gatekeeper serving its webhook on s.Port and records
+// the process and its health port in s.
+func (g *Gatekeeper) startProcess(bin string, s *state) error {
 	if err := os.MkdirAll(filepath.Join(g.home(), "audit"), 0o755); err != nil {
-		return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+		return fmt.Errorf("gatekeeper: %w", err)
 	}
 	ports := make([]int, 3)
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
-			return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+			return fmt.Errorf("gatekeeper: %w", err)
 		}
 		ports[i] = p
 	}
+	port := s.Port
 	args := []string{
 		"--kubeconfig=" + g.opts.Kubeconfig,
 		"--cert-dir=" + g.certDir(), // also the process's marker
@@ -336,9 +340,10 @@ func (g *Gatekeeper) startProcess(bin string, port int) (proc.Handle, error) {
 	)
 	h, err := proc.Start("gatekeeper", cmd, g.LogPath(), g.certDir())
 	if err != nil {
-		return proc.Handle{}, fmt.Errorf("gatekeeper: %w", err)
+		return fmt.Errorf("gatekeeper: %w", err)
 	}
-	return h, nil
+	s.Process, s.HealthPort = h, ports[0]
+	return nil
 }
 
 // hostPort is the host:port of the API server URL in a rest.Config.
@@ -350,9 +355,11 @@ func hostPort(rawURL string) string {
 	return u.Host
 }
 
-// waitServing waits until the webhook answers TLS on 127.0.0.1:port with a
-// certificate our CA signed.
-func (g *Gatekeeper) waitServing(ctx context.Context, port int, timeout time.Duration) error {
+// waitServing waits until the webhook of the process s records answers TLS
+// on 127.0.0.1 with a certificate our CA signed and, where the health port is
+// known, until Gatekeeper reports itself ready: a restarted process serves
+// before it has loaded the constraints, and until then admits everything.
+func (g *Gatekeeper) waitServing(ctx context.Context, s *state, timeout time.Duration) error {
 	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
 	if err != nil {
 		return fmt.Errorf("webhook certs: %w", err)
@@ -360,21 +367,26 @@ func (g *Gatekeeper) waitServing(ctx context.Context, port int, timeout time.Dur
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	url := fmt.Sprintf("https://127.0.0.1:%d/v1/admitlabel", port)
+	urls := []string{fmt.Sprintf("https://127.0.0.1:%d/v1/admitlabel", s.Port)}
+	if s.HealthPort != 0 {
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d/readyz", s.HealthPort))
+	}
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if s, _ := g.readState(); s != nil && s.Process.PID != 0 && !s.Process.Alive() {
+		if s.Process.PID != 0 && !s.Process.Alive() {
 			return false, errors.New("gatekeeper process exited")
 		}
-		resp, err := c.Get(url)
-		if err != nil {
-			last = err
-			return false, nil
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			last = fmt.Errorf("%s: %s", url, resp.Status)
-			return false, nil
+		for _, url := range urls {
+			resp, err := c.Get(url)
+			if err != nil {
+				last = err
+				return false, nil
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				last = fmt.Errorf("%s: %s", url, resp.Status)
+				return false, nil
+			}
 		}
 		return true, nil
 	})
@@ -495,14 +507,14 @@ func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("gatekeeper: %w", err)
 		}
-		if s.Process, err = g.startProcess(bin, s.Port); err != nil {
+		if err := g.startProcess(bin, s); err != nil {
 			return err
 		}
 		if err := g.writeState(s); err != nil {
 			return err
 		}
 	}
-	if err := g.waitServing(ctx, s.Port, 2*time.Minute); err != nil {
+	if err := g.waitServing(ctx, s, 2*time.Minute); err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
 	return g.setFailurePolicy(ctx, s.Port, admissionv1.Fail)
