@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	goruntime "runtime"
 	"slices"
 	"sort"
-	"sync"
 
 	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
@@ -159,22 +157,9 @@ func (e *Evaluator) Check(ctx context.Context, inputs []Input) ([]Result, error)
 	// every core; results keep the input order.
 	results := make([]Result, len(inputs))
 	errs := make([]error, len(inputs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(goruntime.GOMAXPROCS(0), len(inputs)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i], errs[i] = sess.review(ctx, inputs[i])
-			}
-		}()
-	}
-	for i := range inputs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEachIndex(len(inputs), func(i int) {
+		results[i], errs[i] = sess.review(ctx, inputs[i])
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", inputs[i].File, inputs[i].Line, err)

@@ -10,11 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -66,22 +64,9 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Input, error) {
 func decodeFiles(files []string) ([]Input, error) {
 	docs := make([][]Input, len(files))
 	errs := make([]error, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				docs[i], errs[i] = decodeFile(files[i])
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEachIndex(len(files), func(i int) {
+		docs[i], errs[i] = decodeFile(files[i])
+	})
 	var out []Input
 	for i := range files {
 		if errs[i] != nil {

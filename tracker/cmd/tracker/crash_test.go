@@ -78,9 +78,7 @@ type sentDoc struct {
 // capture is complete and no capture is half-stored. Then it checks the
 // database file with SQLite's integrity_check.
 func TestCrashSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills the binary; run without -short")
-	}
+	skipIfShort(t, "builds and kills the binary")
 	db := filepath.Join(t.TempDir(), "tracker.db")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var mu sync.Mutex

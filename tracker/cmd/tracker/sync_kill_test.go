@@ -25,6 +25,15 @@ import (
 
 const testBroker = "amqp://guest:guest@127.0.0.1:5672/"
 
+// skipIfShort skips a slow test under -short, except under CI=true: CI must
+// never pass a test that did not run.
+func skipIfShort(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip(why + "; run without -short")
+	}
+}
+
 // requireBroker fails under CI=true and skips elsewhere when RabbitMQ is
 // not running: CI must never pass a sync test that did not run.
 func requireBroker(t *testing.T) {
@@ -122,9 +131,7 @@ func eventKeys(t *testing.T, path string) map[string]int {
 // while it consumes, at random moments, restarting each on the same store;
 // then the hub's event set must equal the edge's, with zero duplicates.
 func TestSyncSurvivesSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills the binary; run without -short")
-	}
+	skipIfShort(t, "builds and kills the binary")
 	requireBroker(t)
 	s := uint64(time.Now().UnixNano())
 	if v := os.Getenv("TRACKER_SYNC_SEED"); v != "" {
@@ -280,9 +287,7 @@ func tail(s string, n int) string {
 // TestServeWithBrokerUnreachable: an edge whose broker is down must start,
 // be ready, capture and answer, and say in /healthz that it is not synced.
 func TestServeWithBrokerUnreachable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; run without -short")
-	}
+	skipIfShort(t, "builds the binary")
 	dead := "amqp://guest:guest@" + freeAddr(t) + "/" // nothing listens there
 	p := startNode(t, []string{"serve", "--db", filepath.Join(t.TempDir(), "e.db"), "--site", "offline", "--amqp", dead},
 		"sync_enabled=true", "sync_interval=200ms")
