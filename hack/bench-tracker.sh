@@ -13,14 +13,18 @@
 # Steps: cold start on an empty store; preload EVENTS events as 100-event
 # documents (the capture figure); single-event POSTs; GET /epcs/{epc}/location
 # for random preloaded EPCs flat out with wrk (1 thread, 32 connections) and
-# open-loop at RATE req/s with vegeta (harness load), cache on and off; RSS
-# high-water mark; cold start on the preloaded store.
+# open-loop at each of RATES req/s with vegeta (harness load), cache on and
+# off, and the bare handler at the same rates; RSS high-water mark; cold
+# start on the preloaded store.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 EVENTS=${EVENTS:-1000000}
 DURATION=${DURATION:-15s}
-RATE=${RATE:-20000}
+# Open-loop offered loads: the issue's 20,000 req/s and a lighter one, each
+# also sent to the bare handler, whose tail shows what the load generator and
+# the machine add by themselves (vegeta shares the tracker's two cores).
+RATES=${RATES:-5000 20000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
 PORT=${PORT:-18090}
 BASE_PORT=$((PORT + 1))
@@ -118,10 +122,17 @@ for cache in true false; do
   RPS=$(wrk_rps "http://127.0.0.1:$PORT" "$WORK/paths.lua" "$WORK/paths.txt")
   BASE_RPS2=$(wrk_rps "http://127.0.0.1:$BASE_PORT/")
   echo "location cache_enabled=$cache: ${RPS} req/s max (wrk -t1 -c32), baseline now ${BASE_RPS2} req/s, ratio $(awk -v a="$RPS" -v b="$BASE_RPS2" 'BEGIN {printf "%.2f", a/b}')"
-  OPEN=$("$H" load --url "http://127.0.0.1:$PORT" --scenario location --rate "$RATE" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
-  echo "location cache_enabled=$cache open loop: $OPEN"
+  for rate in $RATES; do
+    OPEN=$("$H" load --url "http://127.0.0.1:$PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
+    echo "location cache_enabled=$cache open loop: $OPEN"
+  done
   echo "tracker RSS high-water mark (cache_enabled=$cache, after load): $(rss_mib) MiB"
   stop_tracker
+done
+
+for rate in $RATES; do
+  OPEN=$("$H" load --url "http://127.0.0.1:$BASE_PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
+  echo "baseline bare net/http open loop (same paths): $OPEN"
 done
 
 "$H" load cold-start --bin "$WORK/tracker" --db "$WORK/bench.db" --runs 11
