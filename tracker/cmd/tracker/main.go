@@ -3,6 +3,7 @@
 //
 //	tracker serve [--listen ADDR] [--db PATH] [--site ID] [--amqp URL]
 //	tracker hub --amqp URL [--db PATH] [--listen ADDR]
+//	tracker replay-rejected --amqp URL [--amqp-queue QUEUE] [--limit N]
 //
 // Configuration comes from the environment exactly as the case study's
 // manifests name it (TRACKING_ENABLED, sync_enabled, sync_interval,
@@ -29,6 +30,8 @@ const usage = `usage: tracker <command> [flags]
 commands:
   serve   serve the EPCIS capture and query API
   hub     consume every edge's synced events and serve the query API across sites
+  replay-rejected
+          move the events the hub dead-lettered back to the sync queue
 
 Run "tracker serve -h" for the flags and environment variables.
 `
@@ -47,6 +50,8 @@ func main() {
 		err = serve(os.Args[2:], os.Getenv)
 	case "hub":
 		err = hub(os.Args[2:], os.Getenv)
+	case "replay-rejected":
+		err = replayRejected(os.Args[2:], os.Getenv)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
