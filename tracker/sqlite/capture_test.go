@@ -98,6 +98,27 @@ func trickyDocument() []byte {
 	)
 }
 
+// straddlingDocuments move an EPC whose stored state lies between the
+// times of a later document's events, so that only some of those apply:
+// older ones (which would move it back), one older than an event before it
+// in the document, a tie, and fields given only by events that do not
+// apply.
+func straddlingDocuments() [][]byte {
+	items := fmt.Sprintf(`"epcList":[%q,%q]`, item3, item1)
+	at := func(h int) string { return fmt.Sprintf("2026-03-01T%02d:00:00Z", h) }
+	disp := func(d string) string { return fmt.Sprintf(`%s,"disposition":%q`, items, d) }
+	return [][]byte{
+		document(event("urn:uuid:s1", "ObjectEvent", "OBSERVE", at(5), siteA, disp("in_progress"))),
+		document(
+			event("urn:uuid:s2", "ObjectEvent", "OBSERVE", at(3), siteB, disp("damaged")), // older than stored
+			event("urn:uuid:s3", "ObjectEvent", "OBSERVE", at(7), "", items),              // applies, no location
+			event("urn:uuid:s4", "ObjectEvent", "OBSERVE", at(6), siteB, items),           // older than s3
+			event("urn:uuid:s5", "ObjectEvent", "OBSERVE", at(7), "", disp("in_transit")), // tie with s3: applies
+			event("urn:uuid:s6", "ObjectEvent", "OBSERVE", at(4), siteB, items),           // older than all
+		),
+	}
+}
+
 // TestCaptureDocumentsAsSingleEvents checks the bulk write against storing
 // each event alone: a one-event request is trivially in order, so both
 // stores must end identical.
@@ -105,7 +126,7 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 	ctx := context.Background()
 	docs, single := openTestStore(t, "docs.db"), openTestStore(t, "single.db")
 	g := epcisgen.New(epcisgen.Config{Seed: 3})
-	bodies := [][]byte{trickyDocument()}
+	bodies := append([][]byte{trickyDocument()}, straddlingDocuments()...)
 	for range 15 {
 		bodies = append(bodies, g.Document(100))
 	}
@@ -138,6 +159,16 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 		if got := parent + " " + loc.BizLocation; got != want {
 			t.Errorf("%s: parent and location %q, want %q", epc, got, want)
 		}
+	}
+	// The straddling documents: the tie (s5) is the last event applied and
+	// the only one to set the disposition; nothing older moved the item.
+	loc, err := docs.Location(ctx, item3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.EventID != "urn:uuid:s5" || loc.Disposition != "in_transit" || loc.BizLocation != siteA {
+		t.Errorf("%s after the straddling documents: event %s, disposition %s, location %s; want urn:uuid:s5, in_transit, %s",
+			item3, loc.EventID, loc.Disposition, loc.BizLocation, siteA)
 	}
 }
 
