@@ -31,7 +31,10 @@ import (
 // stable within edgetrace but will not equal those of other implementations.
 func ContentHash(raw json.RawMessage) (string, error) {
 	c := canonPool.Get().(*canonicalizer)
-	defer canonPool.Put(c)
+	defer func() {
+		c.in = nil // the pool keeps the output buffer, not the caller's event
+		canonPool.Put(c)
+	}()
 	c.out, c.in, c.pos = c.out[:0], raw, 0
 	c.skipSpace()
 	if c.pos >= len(c.in) || c.in[c.pos] != '{' {
@@ -88,11 +91,8 @@ func (c *canonicalizer) value() error {
 		return c.appendString(s)
 	default: // number, true, false, null: written as they are
 		start := c.pos
-		for c.pos < len(c.in) && !isDelimiter(c.in[c.pos]) {
-			c.pos++
-		}
-		if c.pos == start {
-			return errMalformed
+		if err := c.skipValue(); err != nil {
+			return err
 		}
 		c.out = append(c.out, c.in[start:c.pos]...)
 		return nil
