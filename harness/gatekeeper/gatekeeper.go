@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -483,7 +484,9 @@ func GeneratesVAPBindings(version string) bool {
 // policy: Ignore, the chart's default, fails open, so that what still denies
 // requests is only what the API server enforces by itself (the
 // ValidatingAdmissionPolicies Gatekeeper generated); Fail refuses everything
-// the webhook would have judged.
+// the webhook would have judged. It returns once the API server calls the
+// webhooks under policy: it reads webhook configurations through an
+// informer, so a request right after the update may still meet the old one.
 func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.FailurePolicyType) error {
 	s, err := g.readState()
 	if err != nil || s == nil {
@@ -492,7 +495,24 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.Failure
 	if err := s.Process.Stop(15 * time.Second); err != nil {
 		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
 	}
-	return g.setFailurePolicy(ctx, s.Port, policy)
+	if err := g.setFailurePolicy(ctx, s.Port, policy); err != nil {
+		return err
+	}
+	// A dry-run Namespace is judged by both webhooks and leaves nothing
+	// behind: with the process gone it fails under Fail and passes under
+	// Ignore.
+	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "edgetrace-probe-"}}
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, last = g.kube.CoreV1().Namespaces().Create(ctx, probe, dryRun)
+		refused := last != nil && strings.Contains(last.Error(), "failed calling webhook")
+		return refused == (policy == admissionv1.Fail), nil
+	})
+	if err != nil {
+		return fmt.Errorf("gatekeeper: stop webhook: the API server does not apply failurePolicy %s (last probe: %v)", policy, last)
+	}
+	return nil
 }
 
 // StartWebhook restarts a stopped Gatekeeper process on its recorded port and
