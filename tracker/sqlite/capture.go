@@ -114,9 +114,9 @@ func (s *Store) writeLoop() {
 }
 
 // commit applies a batch in one transaction and answers every request in
-// it. Each request is checked against the store before it writes anything
-// (see txWriter.capture), so normally no request fails half-written and the
-// batch needs no savepoints: a savepoint copies every page it touches into
+// it. Each request is checked against the store before anything is written
+// (see txWriter.captureAll), so normally no request fails half-written and
+// the batch needs no savepoints: a savepoint copies every page it touches into
 // the sub-journal, which cost more than the writes themselves. If a write
 // fails anyway, the transaction is gone; the batch is redone with a
 // savepoint per request, so only the failing request fails.
@@ -169,17 +169,18 @@ func (s *Store) commitLive(live []*captureReq, isolate bool) error {
 		return err
 	}
 	defer w.close()
+	if isolate {
+		for _, r := range live {
+			var err error
+			if r.job, r.err, err = w.captureIsolated(r.events); err != nil {
+				return err
+			}
+		}
+	} else if err := w.captureAll(live); err != nil {
+		return err
+	}
 	committed := 0
 	for _, r := range live {
-		var err error
-		if isolate {
-			r.job, r.err, err = w.captureIsolated(r.events)
-		} else if r.job, r.err = w.capture(r.events); errors.As(r.err, new(writeFailure)) {
-			err = r.err
-		}
-		if err != nil {
-			return err
-		}
 		if r.err == nil {
 			committed++
 		}

@@ -15,12 +15,13 @@ const (
 	WHERE event_id IN (SELECT value FROM json_each(?1))`
 	// Rows: [seq, eventID, isDeclaration, superseded, type, eventTime,
 	// action, bizStep, disposition, readPoint, bizLocation, contentHash,
-	// payload offset (1-based), payload length]. The payloads travel as one
-	// blob (?2): as JSON strings they would have to be escaped and unescaped.
+	// payload offset (1-based), payload length, captureID]. The payloads
+	// travel as one blob (?2): as JSON strings they would have to be escaped
+	// and unescaped.
 	insertEventsSQL = `INSERT INTO events (seq, event_id, is_declaration, superseded, type, event_time, record_time,
 		action, biz_step, disposition, read_point, biz_location, content_hash, capture_id, payload)
 	SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, ?3,
-		value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, ?4, substr(?2, value->>12, value->>13)
+		value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>14, substr(?2, value->>12, value->>13)
 	FROM json_each(?1)`
 	// Rows: [seq, role, [epc, ...]].
 	insertEPCsSQL = `WITH g AS MATERIALIZED (SELECT value->>0 AS seq, value->>1 AS role, value->'$[2]' AS epcs FROM json_each(?1))
@@ -124,23 +125,22 @@ func unpacksAll(ev *tracker.Event) bool {
 //     canUnpack admits it only if no pending change could alter that set:
 //     then it also commutes with the listed changes before it.
 type segment struct {
-	captureID string
-	n         int
-	events    jsonArgs
-	payloads  []byte
-	epcs      jsonArgs
-	state     jsonArgs
-	unpacks   jsonArgs
-	listed    jsonArgs
-	decls     []string // error declarations, whose originals to supersede
+	n        int
+	events   jsonArgs
+	payloads []byte
+	epcs     jsonArgs
+	state    jsonArgs
+	unpacks  jsonArgs
+	listed   jsonArgs
+	decls    []string // error declarations, whose originals to supersede
 
 	listedEPCs map[string]bool // EPCs with a pending listed change
 	packInto   map[string]bool // parents a pending pack fills
 	unpacked   map[string]bool // parents with a pending unpack-all
 }
 
-func newSegment(captureID string) *segment {
-	return &segment{captureID: captureID, events: jsonArgs(nil).begin(), epcs: jsonArgs(nil).begin(),
+func newSegment() *segment {
+	return &segment{events: jsonArgs(nil).begin(), epcs: jsonArgs(nil).begin(),
 		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), listed: jsonArgs(nil).begin(),
 		listedEPCs: make(map[string]bool), packInto: make(map[string]bool), unpacked: make(map[string]bool)}
 }
@@ -174,15 +174,15 @@ func (g *segment) canUnpack(parent string, kids []string) bool {
 	return true
 }
 
-// add appends ev, stored under seq; kids are the children an unpack-all
-// empties.
-func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []string) {
+// add appends ev, stored under seq by the capture captureID; kids are the
+// children an unpack-all empties.
+func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []string, captureID string) {
 	g.n++
 	t := ev.Time.UnixNano()
 	g.events = g.events.begin().int(seq).str(ev.ID).bool(ev.ErrorDeclaration != nil).bool(superseded).
 		str(string(ev.Type)).int(t).strOrNull(string(ev.Action)).strOrNull(ev.BizStep).strOrNull(ev.Disposition).
 		strOrNull(ev.ReadPoint).strOrNull(ev.BizLocation).str(ev.ContentHash).
-		int(int64(len(g.payloads) + 1)).int(int64(len(ev.Raw))).end()
+		int(int64(len(g.payloads) + 1)).int(int64(len(ev.Raw))).str(captureID).end()
 	g.payloads = append(g.payloads, ev.Raw...)
 	g.addEPCs(ev, seq)
 	if ev.ErrorDeclaration != nil {
@@ -235,7 +235,7 @@ func (w *txWriter) flush(g *segment) error {
 	if g.n == 0 {
 		return nil
 	}
-	if err := w.exec(insertEventsSQL, g.events.end().String(), g.payloads, w.rt, g.captureID); err != nil {
+	if err := w.exec(insertEventsSQL, g.events.end().String(), g.payloads, w.rt); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	if err := w.execRows(insertEPCsSQL, g.epcs); err != nil {

@@ -72,13 +72,61 @@ func (w *txWriter) capture(events []*tracker.Event) (*tracker.CaptureJob, error)
 	}
 	job := &tracker.CaptureJob{ID: newCaptureID(), CreatedAt: w.now, FinishedAt: w.now, Success: true,
 		Behaviour: "rollback", EventCount: len(events), StoredCount: len(fresh), Errors: []string{}}
-	if err := w.store(fresh, declaredIDs(fresh, stored), job.ID); err != nil {
+	if err := w.store(fresh, declaredIDs(fresh, stored), func(int) string { return job.ID }); err != nil {
 		return nil, writeFailure{err}
 	}
 	if err := w.exec(insertCaptureSQL, job.ID, w.rt, w.rt, job.EventCount, job.StoredCount); err != nil {
 		return nil, writeFailure{fmt.Errorf("insert capture job: %w", err)}
 	}
 	return job, nil
+}
+
+// captureAll stores a batch of requests in order as one stream of events:
+// one look-up of stored events and one statement per table for the whole
+// batch instead of per request, which is what many small concurrent
+// captures (single-event POSTs) cost. As in capture, every request is
+// checked before anything is written; one whose eventID is stored (or
+// stored by an earlier request of the batch) with other content fails
+// alone with ECONFLICT. Outcomes are left in the requests; the error is a
+// writeFailure, which fails the attempt.
+func (w *txWriter) captureAll(reqs []*captureReq) error {
+	var all []*tracker.Event
+	for _, r := range reqs {
+		all = append(all, r.events...)
+	}
+	stored, err := w.storedHashes(all)
+	if err != nil {
+		return writeFailure{fmt.Errorf("look up stored events: %w", err)}
+	}
+	var fresh []*tracker.Event
+	var owner []*tracker.CaptureJob // of each fresh event
+	var jobs []*tracker.CaptureJob
+	for _, r := range reqs {
+		f, err := freshEvents(r.events, stored)
+		if err != nil {
+			r.job, r.err = nil, err
+			continue
+		}
+		job := &tracker.CaptureJob{ID: newCaptureID(), CreatedAt: w.now, FinishedAt: w.now, Success: true,
+			Behaviour: "rollback", EventCount: len(r.events), StoredCount: len(f), Errors: []string{}}
+		r.job, r.err = job, nil
+		jobs = append(jobs, job)
+		for _, ev := range f {
+			stored[keyOf(ev)] = ev.ContentHash // later requests see it as stored
+			fresh = append(fresh, ev)
+			owner = append(owner, job)
+		}
+	}
+	// stored now holds the batch's fresh events too, declarations included.
+	if err := w.store(fresh, declaredIDs(nil, stored), func(i int) string { return owner[i].ID }); err != nil {
+		return writeFailure{err}
+	}
+	for _, job := range jobs {
+		if err := w.exec(insertCaptureSQL, job.ID, w.rt, w.rt, job.EventCount, job.StoredCount); err != nil {
+			return writeFailure{fmt.Errorf("insert capture job: %w", err)}
+		}
+	}
+	return nil
 }
 
 // captureIsolated runs capture under a savepoint, so that a failed write
@@ -190,11 +238,11 @@ func declaredIDs(fresh []*tracker.Event, stored map[storedKey]string) map[string
 	return declared
 }
 
-// store writes the fresh events of one request in request order, as
-// segments (see segment).
-func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captureID string) error {
-	seg := newSegment(captureID)
-	for _, ev := range fresh {
+// store writes fresh events in order, as segments (see segment); the i-th
+// belongs to the capture captureID(i).
+func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captureID func(i int) string) error {
+	seg := newSegment()
+	for i, ev := range fresh {
 		var kids []string
 		if unpacksAll(ev) {
 			var err error
@@ -205,7 +253,7 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 				if err := w.flush(seg); err != nil {
 					return err
 				}
-				seg = newSegment(captureID)
+				seg = newSegment()
 				if kids, err = w.children(ev.ParentID); err != nil {
 					return err
 				}
@@ -214,9 +262,9 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 			if err := w.flush(seg); err != nil {
 				return err
 			}
-			seg = newSegment(captureID)
+			seg = newSegment()
 		}
-		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids)
+		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids, captureID(i))
 		w.next++
 	}
 	return w.flush(seg)
