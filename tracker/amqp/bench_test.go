@@ -36,15 +36,7 @@ func benchEvents(b *testing.B, def int) int {
 func rawPublishRate(b *testing.B, n int) float64 {
 	b.Helper()
 	q := queueName(b)
-	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		b.Fatal(err)
-	}
+	ch := brokerChannel(b)
 	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp091.Table{"x-queue-type": "quorum"}); err != nil {
 		b.Fatal(err)
 	}

@@ -57,6 +57,22 @@ func requireBroker(t testing.TB) {
 	t.Skipf("RabbitMQ at %s not reachable (start it with `rabbitmq-server -detached`): %v", brokerAddr(), err)
 }
 
+// brokerChannel opens a channel straight to the broker (no proxy), closed
+// with the test.
+func brokerChannel(t testing.TB) *amqp091.Channel {
+	t.Helper()
+	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // seed returns the fault-timing seed (TRACKER_SYNC_SEED to replay one) and
 // prints it if the test fails.
 func seed(t testing.TB) *rand.Rand {

@@ -22,15 +22,7 @@ func TestReplayRejected(t *testing.T) {
 	q := queueName(t)
 	h := newHub(t, q)
 	waitFor(t, 10*time.Second, "a connected hub (it declares the queues)", func() bool { return h.consumer.State().Connected })
-	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := brokerChannel(t)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
