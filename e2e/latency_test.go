@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,7 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 	for _, kind := range []string{"Pod", "Deployment"} {
 		b.Run(kind, func(b *testing.B) {
 			obj := compliantOf(b, kind, "e2e-latency")
-			create := func(ns string) time.Duration {
+			create := func(ns string) sample {
 				o := obj.DeepCopy()
 				o.SetNamespace(ns)
 				r, err := env.client.Resource(o)
@@ -54,13 +55,13 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 				if _, err := r.Create(ctx, o, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 					b.Fatalf("%s in %s: %v", kind, ns, err)
 				}
-				return time.Since(start)
+				return sample{start, time.Since(start)}
 			}
 			for range 30 { // warm caches and connections
 				create(gov)
 				create(exempt)
 			}
-			samples := map[string][]time.Duration{}
+			samples := map[string][]sample{}
 			b.ResetTimer()
 			for range b.N {
 				for _, ns := range []string{gov, exempt} {
@@ -79,6 +80,7 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 			if b.N == 1 {
 				return // the testing package's probe run; the real one follows
 			}
+			writeSamples(b, kind, samples)
 			line := fmt.Sprintf("%s (n=%d): governed p50 %.2f ms p99 %.2f ms; exempt p50 %.2f ms p99 %.2f ms; added p50 %+.2f ms p99 %+.2f ms",
 				kind, g.N, g.P50ms, g.P99ms, e.P50ms, e.P99ms, g.P50ms-e.P50ms, g.P99ms-e.P99ms)
 			fmt.Fprintln(os.Stderr, "e2e: latency:", line)
@@ -91,7 +93,33 @@ func BenchmarkAdmissionLatency(b *testing.B) {
 	_ = os.WriteFile(filepath.Join(env.artifacts, "latency.json"), raw, 0o644)
 }
 
-func summarize(kind, ns string, d []time.Duration) latency {
+type sample struct {
+	start time.Time
+	took  time.Duration
+}
+
+// writeSamples keeps every create's start time and duration in
+// latency-<kind>.csv, so that the slow ones in the tail can be lined up with
+// what else happened at that moment (an audit pass, a GC cycle in the
+// component logs).
+func writeSamples(b *testing.B, kind string, samples map[string][]sample) {
+	var buf bytes.Buffer
+	buf.WriteString("namespace,start_unix_ms,took_ms\n")
+	for ns, ss := range samples {
+		for _, s := range ss {
+			fmt.Fprintf(&buf, "%s,%d,%.3f\n", ns, s.start.UnixMilli(), float64(s.took.Microseconds())/1000)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(env.artifacts, "latency-"+kind+".csv"), buf.Bytes(), 0o644); err != nil {
+		b.Error(err)
+	}
+}
+
+func summarize(kind, ns string, ss []sample) latency {
+	d := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		d[i] = s.took
+	}
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	pct := func(p float64) float64 {
 		i := int(p*float64(len(d))+0.5) - 1
