@@ -215,7 +215,7 @@ func (p Policy) Template() ([]byte, error) {
 	}
 	if p.CEL != nil {
 		code := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{
-			mapping("engine", str("K8sNativeValidation"), "source", p.CEL),
+			mapping("engine", str("K8sNativeValidation"), "source", guardMessages(p.CEL)),
 		}}
 		target.Content = append(target.Content, str("code"), code)
 	}
@@ -342,6 +342,49 @@ func staleOutputs(root string, keep map[string]bool) ([]string, error) {
 		}
 	}
 	return stale, nil
+}
+
+// guardMessages returns a copy of a CEL source in which every
+// messageExpression is skipped when its validation passes: "(expression) ?
+// \"\" : (messageExpression)". Kubernetes (and Gatekeeper, which runs the same
+// evaluator) computes every messageExpression of a policy on every request,
+// passing or not, in a context of its own that recomputes the variables the
+// message names, so on the compliant objects admission mostly sees, building
+// the offender lists for messages nobody reads cost as much as the checks.
+// The guard costs the validation's expression once more, which is cheap when
+// the validation reads boolean variables and the message the lists.
+func guardMessages(src *yaml.Node) *yaml.Node {
+	out := deepCopy(src)
+	for i := 0; i+1 < len(out.Content); i += 2 {
+		if out.Content[i].Value != "validations" || out.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, v := range out.Content[i+1].Content {
+			var expr, msg *yaml.Node
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				switch v.Content[j].Value {
+				case "expression":
+					expr = v.Content[j+1]
+				case "messageExpression":
+					msg = v.Content[j+1]
+				}
+			}
+			if expr != nil && msg != nil {
+				msg.Value = fmt.Sprintf("(%s) ? \"\" : (%s)", strings.TrimSpace(expr.Value), strings.TrimSpace(msg.Value))
+				msg.Style = 0
+			}
+		}
+	}
+	return out
+}
+
+func deepCopy(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, k := range n.Content {
+		c.Content[i] = deepCopy(k)
+	}
+	return &c
 }
 
 func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
