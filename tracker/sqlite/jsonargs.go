@@ -3,7 +3,7 @@ package sqlite
 import "strconv"
 
 // jsonArgs builds the JSON array arguments of the bulk capture statements,
-// which read them with json_each: one bound argument carries every row, so
+// which read them with jsonb_each: one bound argument carries every row, so
 // a statement costs one call into SQLite however many rows it writes.
 //
 // Every value is followed by a comma; end and String drop the one before a
