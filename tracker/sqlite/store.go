@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -67,7 +66,6 @@ type Store struct {
 	closing  chan struct{}
 	done     chan struct{}
 	ckptDone chan struct{}
-	walFull  atomic.Bool  // set by checkpointLoop, cleared by rewindWAL
 	mu       sync.RWMutex // guards closed against the send on reqs
 	closed   bool
 
@@ -218,14 +216,18 @@ var (
 	walLimit            int64 = 256 << 20
 )
 
-// rewindWAL runs on the writer goroutine between commits: when
-// checkpointLoop has seen the WAL past walLimit, it checkpoints the rest and
-// restarts the WAL, holding captures back for that one copy.
+// rewindWAL runs on the writer goroutine after each commit: once the WAL has
+// grown past walLimit it checkpoints the rest and restarts the WAL, holding
+// captures back for that one copy. The writer looks itself (one stat per
+// commit) rather than waiting for checkpointLoop's tick, so the WAL
+// overshoots the limit by at most one batch however fast captures come; if
+// the RESTART cannot finish (a passive checkpoint holds the lock past the
+// busy timeout), the next commit tries again.
 func (s *Store) rewindWAL() {
-	if !s.walFull.Swap(false) {
+	fi, err := os.Stat(s.opts.Path + "-wal")
+	if err != nil || fi.Size() < walLimit {
 		return
 	}
-	// Not fatal if it fails: the loop will ask again.
 	_, _ = s.writer.Exec("PRAGMA wal_checkpoint(RESTART)")
 }
 
@@ -236,8 +238,8 @@ func (s *Store) rewindWAL() {
 // happens — the writer has always begun its next transaction before the
 // checkpoint ends — so the WAL would grow without bound (measured: 3.4 GB of
 // WAL beside a 1.6 GB database while preloading 1M events flat out). Past
-// walLimit the loop asks the writer to run a RESTART checkpoint between two
-// commits (see rewindWAL): only the frames written since the last passive
+// walLimit the writer runs a RESTART checkpoint between two commits (see
+// rewindWAL): only the frames written since the last passive
 // checkpoint remain to copy, then the WAL starts over and
 // journal_size_limit truncates the file. A RESTART from this connection
 // would not do: the writer takes the lock again before it gets it.
@@ -254,9 +256,6 @@ func (s *Store) checkpointLoop() {
 		fi, err := os.Stat(s.opts.Path + "-wal")
 		if err != nil || fi.Size() < checkpointThreshold {
 			continue
-		}
-		if fi.Size() >= walLimit {
-			s.walFull.Store(true) // the writer rewinds it between two commits
 		}
 		if _, err := s.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 			// Not fatal: the next tick retries, and Close checkpoints fully.
