@@ -21,10 +21,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 EVENTS=${EVENTS:-1000000}
 DURATION=${DURATION:-15s}
-# Open-loop offered loads: the 20,000 req/s and a lighter one, each
+# Open-loop offered loads up to the 20,000 req/s (where the knee is), each
 # also sent to the bare handler, whose tail shows what the load generator and
 # the machine add by themselves (vegeta shares the tracker's two cores).
-RATES=${RATES:-5000 20000}
+RATES=${RATES:-5000 10000 15000 20000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
 PORT=${PORT:-18090}
 BASE_PORT=$((PORT + 1))
