@@ -88,9 +88,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 // at random from the first preload events of seed's flows.
 func LocationPaths(seed uint64, preload, n int, pick uint64) []string {
 	g := epcisgen.New(epcisgen.Config{Seed: seed, KeepEPCs: true})
-	// Generate exactly the preloaded events; EPCs of a flow are recorded
-	// when the flow starts, so drop those of a flow cut off before its
-	// commissioning events were all stored.
+	// Generate exactly the preloaded events; EPCs leaves out the flow the
+	// preload cut short.
 	for range preload {
 		g.Next()
 	}

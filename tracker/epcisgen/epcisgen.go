@@ -58,6 +58,8 @@ type Generator struct {
 	eventN  int
 	pending []Event
 	epcs    []string
+	// flowEPCs is where the EPCs of the flow in pending start in epcs.
+	flowEPCs int
 }
 
 // New returns a generator for cfg.
@@ -104,8 +106,15 @@ func (g *Generator) Document(n int) []byte {
 	return Document(g.Events(n))
 }
 
-// EPCs returns the EPCs generated so far (only with Config.KeepEPCs).
-func (g *Generator) EPCs() []string { return g.epcs }
+// EPCs returns the EPCs of every flow whose events Next has all returned
+// (only with Config.KeepEPCs): those of a flow cut short may not be in any
+// event yet (a pallet is named only after its cases are packed).
+func (g *Generator) EPCs() []string {
+	if len(g.pending) > 0 {
+		return g.epcs[:g.flowEPCs]
+	}
+	return g.epcs
+}
 
 // Document wraps events in an EPCISDocument.
 func Document(events []Event) []byte {
@@ -166,6 +175,7 @@ func (g *Generator) flow() []Event {
 			BizStep: "packing", Disposition: "in_progress", ReadPoint: &Location{dock(from, 2)}, BizLocation: &Location{site(from)}})
 	}
 	if g.cfg.KeepEPCs {
+		g.flowEPCs = len(g.epcs)
 		g.epcs = append(g.epcs, items...)
 		g.epcs = append(g.epcs, cases...)
 		g.epcs = append(g.epcs, palletID)

@@ -36,3 +36,27 @@ func TestDocumentsAreValidAndDeterministic(t *testing.T) {
 		t.Error("different seeds, same documents")
 	}
 }
+
+// TestEPCsAreNamedByReturnedEvents cuts the stream at every point of the
+// first flows: each EPC listed must be named by an event already returned.
+func TestEPCsAreNamedByReturnedEvents(t *testing.T) {
+	g := epcisgen.New(epcisgen.Config{Seed: 4, KeepEPCs: true})
+	named := map[string]bool{}
+	for i := range 100 {
+		ev := g.Next()
+		for _, l := range [][]string{ev.EPCList, ev.ChildEPCs, {ev.ParentID}} {
+			for _, epc := range l {
+				named[epc] = true
+			}
+		}
+		epcs := g.EPCs()
+		for _, epc := range epcs {
+			if !named[epc] {
+				t.Fatalf("after %d events: %s listed but in no event yet", i+1, epc)
+			}
+		}
+		if i == 99 && len(epcs) == 0 {
+			t.Fatal("no EPCs after 100 events")
+		}
+	}
+}
