@@ -23,9 +23,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 EVENTS=${EVENTS:-1000000}
 CAPTURE_EVENTS=${CAPTURE_EVENTS:-200000}
 DURATION=${DURATION:-15s}
-# Open-loop offered loads up to the 20,000 req/s (where the knee is), each
-# also sent to the bare handler, whose tail shows what the load generator and
-# the machine add by themselves (vegeta shares the tracker's two cores).
+# Open-loop offered loads up to the 20,000 req/s, to show where the
+# tail turns up, each also sent to the bare handler, whose tail shows what the
+# load generator and the machine add by themselves (vegeta shares the
+# tracker's two cores).
 RATES=${RATES:-5000 10000 15000 20000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
 PORT=${PORT:-18090}
