@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxFieldErrors bounds the problems reported for one request: enough to fix
@@ -98,6 +99,9 @@ func (p *problems) err(msg string) error {
 // (up to a bound) and never a partial result.
 func DecodeDocument(body []byte) ([]*Event, error) {
 	var p problems
+	if checkUTF8(&p, body) {
+		return nil, p.err("invalid EPCIS document")
+	}
 	var doc wireDocument
 	if err := json.Unmarshal(body, &doc); err != nil {
 		jsonProblem(&p, "", err)
@@ -139,6 +143,9 @@ func DecodeDocument(body []byte) ([]*Event, error) {
 // DecodeEvent parses and validates one event (the body of POST /events).
 func DecodeEvent(body []byte) (*Event, error) {
 	var p problems
+	if checkUTF8(&p, body) {
+		return nil, p.err("invalid EPCIS event")
+	}
 	// The event keeps its raw bytes; copy so the caller may reuse body.
 	ev := decodeEvent(bytes.Clone(body), "", &p)
 	if err := p.err("invalid EPCIS event"); err != nil {
@@ -289,10 +296,21 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		// client's value is dropped so queries report when we stored it.
 		raw = withoutMember(raw, "recordTime")
 	}
-	hash, err := ContentHash(raw)
+	hash, repeated, err := contentHash(raw)
 	if err != nil { // unreachable: raw was just decoded
 		p.add(ptrOrRoot(ptr), "", "cannot hash event: %v", err)
 		return nil
+	}
+	if repeated != "" {
+		// A name repeated within an object (GS1's own AssociationEvent-h
+		// example repeats eventID): what was validated and indexed is the
+		// last value, as encoding/json reads it, but another reader of the
+		// stored payload could take the first. Store it without the earlier
+		// ones, so it means one thing; the hash already ignores them.
+		if raw, err = lastMembersOnly(raw); err != nil { // unreachable: raw was just decoded
+			p.add(ptrOrRoot(ptr), "", "cannot rewrite event: %v", err)
+			return nil
+		}
 	}
 	ev.ContentHash = hash
 	ev.Raw = raw
@@ -301,6 +319,45 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		ev.Raw = withMember(raw, "eventID", ev.ID)
 	}
 	return ev
+}
+
+// lastMembersOnly re-encodes an event keeping, of each member name repeated
+// in one object, only the last value; numbers stay as written.
+func lastMembersOnly(raw []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	e := json.NewEncoder(&out)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
+}
+
+// checkUTF8 reports a body that is not UTF-8. encoding/json would take it,
+// replacing bad bytes with U+FFFD in what it decodes while the stored payload
+// kept them: the EPC indexed and the EPC stored would differ, and every
+// answer holding the event would be invalid JSON.
+func checkUTF8(p *problems, body []byte) bool {
+	if utf8.Valid(body) {
+		return false
+	}
+	at := 0
+	for at < len(body) {
+		r, n := utf8.DecodeRune(body[at:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		at += n
+	}
+	p.add("/", abbreviate(bytes.ToValidUTF8(body[max(at-20, 0):at], nil)),
+		"not valid UTF-8 at byte %d (after the text shown): JSON must be UTF-8 (RFC 8259 §8.1)", at)
+	return true
 }
 
 func decodeLocation(p *problems, ptr string, w *wireID) string {

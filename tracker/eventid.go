@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -30,22 +31,29 @@ import (
 // (which also normalises EPC spellings and CBV URIs); IDs it assigns are
 // stable within edgetrace but will not equal those of other implementations.
 func ContentHash(raw json.RawMessage) (string, error) {
+	hash, _, err := contentHash(raw)
+	return hash, err
+}
+
+// contentHash is ContentHash that also returns the JSON pointer (relative to
+// the event) of the first member name repeated within one object, or "".
+func contentHash(raw json.RawMessage) (hash, repeated string, err error) {
 	c := canonPool.Get().(*canonicalizer)
 	defer func() {
 		c.in = nil // the pool keeps the output buffer, not the caller's event
 		canonPool.Put(c)
 	}()
-	c.out, c.in, c.pos = c.out[:0], raw, 0
+	c.out, c.in, c.pos, c.path, c.repeated = c.out[:0], raw, 0, c.path[:0], ""
 	c.skipSpace()
 	if c.pos >= len(c.in) || c.in[c.pos] != '{' {
-		return "", errors.New("content hash: an event must be a JSON object")
+		return "", "", errors.New("content hash: an event must be a JSON object")
 	}
 	if err := c.object(true); err != nil {
-		return "", fmt.Errorf("content hash: %w", err)
+		return "", "", fmt.Errorf("content hash: %w", err)
 	}
 	c.out = append(c.out, '\n')
 	sum := sha256.Sum256(c.out)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum[:]), c.repeated, nil
 }
 
 var canonPool = sync.Pool{New: func() any { return new(canonicalizer) }}
@@ -58,6 +66,32 @@ type canonicalizer struct {
 	in  []byte
 	pos int
 	out []byte
+
+	path     []step // to the value being written
+	repeated string // pointer to the first repeated member name
+}
+
+// step is a member name or, in an array, an index (name "", index ≥ 0).
+type step struct {
+	name  string
+	index int
+}
+
+// pointer renders path plus name as a JSON pointer (RFC 6901).
+func (c *canonicalizer) pointer(name string) string {
+	var b strings.Builder
+	esc := strings.NewReplacer("~", "~0", "/", "~1")
+	for _, s := range c.path {
+		b.WriteByte('/')
+		if s.name == "" {
+			b.WriteString(strconv.Itoa(s.index))
+		} else {
+			b.WriteString(esc.Replace(s.name))
+		}
+	}
+	b.WriteByte('/')
+	b.WriteString(esc.Replace(name))
+	return b.String()
 }
 
 var errMalformed = errors.New("malformed JSON")
@@ -166,6 +200,9 @@ func (c *canonicalizer) object(top bool) error {
 	first := true
 	for i, m := range members {
 		if i+1 < len(members) && members[i+1].key == m.key {
+			if c.repeated == "" {
+				c.repeated = c.pointer(m.key)
+			}
 			continue // a later value replaces this one
 		}
 		if top && (m.key == "eventID" || m.key == "recordTime") {
@@ -179,7 +216,9 @@ func (c *canonicalizer) object(top bool) error {
 		c.out = append(c.out, ':')
 		in, pos := c.in, c.pos
 		c.in, c.pos = in[:m.end], m.start
+		c.path = append(c.path, step{name: m.key})
 		err := c.value()
+		c.path = c.path[:len(c.path)-1]
 		c.in, c.pos = in, pos
 		if err != nil {
 			return err
@@ -209,7 +248,10 @@ func (c *canonicalizer) array() error {
 			c.pos++
 			c.out = append(c.out, ',')
 		}
-		if err := c.value(); err != nil {
+		c.path = append(c.path, step{index: n})
+		err := c.value()
+		c.path = c.path[:len(c.path)-1]
+		if err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,10 +107,16 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // release func gives the buffer back; the bytes are invalid afterwards.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, func(), error) {
 	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && mt != "application/ld+json") {
 		return nil, nil, &tracker.Error{Code: tracker.EUNSUPPORTED, Message: "unsupported content type",
 			Fields: []tracker.FieldError{{Pointer: "Content-Type", Value: ct, Detail: "must be application/json or application/ld+json"}}}
+	}
+	// JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset
+	// would be stored as bytes its sender did not mean.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, nil, &tracker.Error{Code: tracker.EUNSUPPORTED, Message: "unsupported charset",
+			Fields: []tracker.FieldError{{Pointer: "Content-Type", Value: ct, Detail: "charset must be utf-8 (or left out)"}}}
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()

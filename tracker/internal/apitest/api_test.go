@@ -70,6 +70,8 @@ func TestCaptureRejectsBadInputWithProblems(t *testing.T) {
 		{"transformation with action", "application/json", doc(`{"type":"TransformationEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD"}`), 400, "/epcisBody/eventList/0/action", "ADD"},
 		{"second event bad", "application/json", doc(objectEvent("", "urn:epc:id:sgtin:1.2.3", "x", "", "2026-01-01T00:00:00Z"), `{"type":"Event"}`), 400, "/epcisBody/eventList/1/type", "Event"},
 		{"unsupported error behaviour", "application/json", doc(), 400, "GS1-Capture-Error-Behaviour", "proceed"},
+		{"charset other than UTF-8", "application/json; charset=iso-8859-1", doc(), 415, "Content-Type", "application/json; charset=iso-8859-1"},
+		{"not UTF-8", "application/json; charset=utf-8", bytes.Replace(doc(objectEvent("", "urn:epc:id:sgtin:1.2.FF", "x", "", "2026-01-01T00:00:00Z")), []byte("FF"), []byte{0xff}, 1), 400, "/", "rn:epc:id:sgtin:1.2."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
