@@ -12,7 +12,24 @@ import (
 const (
 	DefaultPerPage = 100
 	MaxPerPage     = 1000
+	// MaxListValues bounds a "|"-separated parameter: each value is a bound
+	// variable of one SQL statement, which SQLite caps.
+	MaxListValues = 1000
 )
+
+// Event times are stored as Unix nanoseconds, so capture takes only these
+// years (decodeEvent); query bounds outside them are moved onto them, which
+// selects the same events.
+var (
+	minEventTime = time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxEventTime = time.Date(2201, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// MatchAnyEPC is MATCH_anyEPC of exactly the EPCs given (no list parsing):
+// what GET /epcs/{epc}/events filters on.
+func MatchAnyEPC(epcs ...string) EPCMatch {
+	return EPCMatch{EPCs: epcs, Roles: matchParams["MATCH_anyEPC"]}
+}
 
 // EPC roles: which member of an event named the EPC. MATCH_* parameters
 // select on roles.
@@ -78,6 +95,20 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 		vals := v[k]
 		val := vals[len(vals)-1]
 		ptr := "?" + k
+		if len(vals) > 1 {
+			// Taking one would drop the others' filter without a word.
+			p.add(ptr, strings.Join(vals, ", "), "given %d times; give it once, alternatives separated by |", len(vals))
+			continue
+		}
+		if _, isList := listParams[k]; isList || matchParams[k] != nil {
+			if l := splitList(val); len(l) == 0 {
+				p.add(ptr, val, "must name at least one value (alternatives separated by |)")
+				continue
+			} else if len(l) > MaxListValues {
+				p.add(ptr, abbreviate([]byte(val)), "names %d values; at most %d", len(l), MaxListValues)
+				continue
+			}
+		}
 		list := func() []string { return splitList(val) }
 		switch k {
 		case "eventType":
@@ -93,6 +124,11 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 			if err != nil {
 				p.add(ptr, val, "not an RFC 3339 date-time with offset")
 				continue
+			}
+			if t.Before(minEventTime) {
+				t = minEventTime
+			} else if t.After(maxEventTime) {
+				t = maxEventTime
 			}
 			if k == "GE_eventTime" {
 				q.GETime = &t
@@ -155,12 +191,7 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 				p.add(ptr, val, "unsupported query parameter")
 				continue
 			}
-			epcs := list()
-			if len(epcs) == 0 {
-				p.add(ptr, val, "must name at least one EPC")
-				continue
-			}
-			q.Matches = append(q.Matches, EPCMatch{EPCs: epcs, Roles: roles})
+			q.Matches = append(q.Matches, EPCMatch{EPCs: list(), Roles: roles})
 		}
 	}
 	if err := p.err("invalid event query"); err != nil {
@@ -174,6 +205,10 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 	}
 	return q, nil
 }
+
+// listParams take "|"-separated values (as do the MATCH_ ones).
+var listParams = map[string]struct{}{"eventType": {}, "EQ_action": {}, "EQ_bizStep": {}, "EQ_disposition": {},
+	"EQ_readPoint": {}, "EQ_bizLocation": {}, "EQ_eventID": {}}
 
 func splitList(s string) []string {
 	var out []string

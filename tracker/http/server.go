@@ -238,7 +238,6 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	v.Set("MATCH_anyEPC", r.PathValue("epc"))
 	if !v.Has("orderBy") {
 		v.Set("orderBy", "eventTime")
 	}
@@ -247,6 +246,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The EPC as given: not split on "|" as a MATCH_anyEPC value would be.
+	q.Matches = append(q.Matches, tracker.MatchAnyEPC(r.PathValue("epc")))
 	s.answerQuery(w, r, q)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetrace/edgetrace/tracker"
 	"github.com/edgetrace/edgetrace/tracker/epcisgen"
 )
 
@@ -338,12 +339,28 @@ func TestQueriesAndPaging(t *testing.T) {
 	if len(window.ids()) == 0 {
 		t.Errorf("time window query found nothing")
 	}
+	// Bounds beyond the years an event time can have select as the nearest
+	// one would, not nothing.
+	var everything, wide queryDoc
+	e.get("/events?perPage=1000").json(t, &everything)
+	e.get("/events?perPage=1000&GE_eventTime=1000-01-01T00:00:00Z&LT_eventTime=9999-12-31T00:00:00Z").json(t, &wide)
+	if len(everything.ids()) == 0 || len(wide.ids()) != len(everything.ids()) {
+		t.Errorf("a window from year 1000 to 9999 found %d events of %d", len(wide.ids()), len(everything.ids()))
+	}
+	// The EPC in the path is one EPC, "|" or not.
+	if r := e.get("/epcs/" + esc(item+"|"+g.EPCs()[1]) + "/events"); r.code != 200 || !bytes.Contains(r.body, []byte(`"eventList":[]`)) {
+		t.Errorf("history of %q = %d %s, want 200 and no events", item+"|…", r.code, r.body)
+	}
 	for _, bad := range []struct{ q, ptr string }{
 		{"EQ_bizstep=x", "?EQ_bizstep"},
 		{"perPage=0", "?perPage"},
 		{"GE_eventTime=today", "?GE_eventTime"},
 		{"orderBy=epc", "?orderBy"},
 		{"nextPageToken=zzz", "?nextPageToken"},
+		{"eventType=ObjectEvent&eventType=AggregationEvent", "?eventType"}, // one would be dropped
+		{"EQ_eventID=", "?EQ_eventID"},                                     // would not filter
+		{"MATCH_epc=|", "?MATCH_epc"},
+		{"EQ_eventID=" + strings.Repeat("urn:uuid:x|", tracker.MaxListValues+1), "?EQ_eventID"},
 	} {
 		r := e.get("/events?" + bad.q)
 		var p problem
