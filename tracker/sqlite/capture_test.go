@@ -119,6 +119,34 @@ func straddlingDocuments() [][]byte {
 	}
 }
 
+// unpackingDocuments pack items into a case and into a case in a pallet;
+// then receive the containers elsewhere and, in the same document (so
+// that the unpacks must see the receipt before them), unpack the items by
+// events that do not say where, and move the case on.
+func unpackingDocuments() [][]byte {
+	const item4, item5, case3, case4, pallet1 = "urn:epc:id:sgtin:4012345.011111.4", "urn:epc:id:sgtin:4012345.011111.5",
+		"urn:epc:id:sscc:4012345.0000000003", "urn:epc:id:sscc:4012345.0000000004", "urn:epc:id:sscc:4012345.0000000005"
+	at := func(h int) string { return fmt.Sprintf("2026-04-01T%02d:00:00Z", h) }
+	commission := fmt.Sprintf(`"epcList":[%q,%q],"disposition":"active","bizStep":"commissioning"`, item4, item5)
+	received := `"disposition":"in_progress","bizStep":"receiving"`
+	return [][]byte{
+		document(
+			event("urn:uuid:u1", "ObjectEvent", "ADD", at(1), siteA, commission),
+			event("urn:uuid:u2", "AggregationEvent", "ADD", at(2), siteA, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case3, item4)),
+			event("urn:uuid:u3", "AggregationEvent", "ADD", at(2), siteA, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case4, item5)),
+			event("urn:uuid:u4", "AggregationEvent", "ADD", at(3), siteA, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, pallet1, case4)),
+		),
+		document(
+			event("urn:uuid:u5", "ObjectEvent", "OBSERVE", at(4), siteB, fmt.Sprintf(`"epcList":[%q,%q],%s`, case3, pallet1, received)),
+			// item4 leaves case3 (at siteB); item5 leaves case4, still in pallet1 (at siteB).
+			event("urn:uuid:u6", "AggregationEvent", "DELETE", at(5), "", fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case3, item4)),
+			event("urn:uuid:u7", "AggregationEvent", "DELETE", at(5), "", fmt.Sprintf(`"parentID":%q`, case4)),
+			// case3 moves on without item4.
+			event("urn:uuid:u8", "ObjectEvent", "OBSERVE", at(6), siteA, fmt.Sprintf(`"epcList":[%q],"disposition":"in_transit"`, case3)),
+		),
+	}
+}
+
 // TestCaptureDocumentsAsSingleEvents checks the bulk write against storing
 // each event alone: a one-event request is trivially in order, so both
 // stores must end identical.
@@ -126,7 +154,7 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 	ctx := context.Background()
 	docs, single := openTestStore(t, "docs.db"), openTestStore(t, "single.db")
 	g := epcisgen.New(epcisgen.Config{Seed: 3})
-	bodies := append([][]byte{trickyDocument()}, straddlingDocuments()...)
+	bodies := append(append([][]byte{trickyDocument()}, unpackingDocuments()...), straddlingDocuments()...)
 	for range 15 {
 		bodies = append(bodies, g.Document(100))
 	}
@@ -158,6 +186,17 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 		}
 		if got := parent + " " + loc.BizLocation; got != want {
 			t.Errorf("%s: parent and location %q, want %q", epc, got, want)
+		}
+	}
+	// Unpacked where their containers were, and not moved on with them.
+	for _, epc := range []string{"urn:epc:id:sgtin:4012345.011111.4", "urn:epc:id:sgtin:4012345.011111.5"} {
+		loc, err := docs.Location(ctx, epc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc.BizLocation != siteB || loc.Disposition != "in_progress" || loc.BizStep != "receiving" || len(loc.Parents) != 0 {
+			t.Errorf("%s after unpacking: at %s, %s, %s in %v; want %s, in_progress, receiving, in nothing",
+				epc, loc.BizLocation, loc.Disposition, loc.BizStep, loc.Parents, siteB)
 		}
 	}
 	// The straddling documents: the tie (s5) is the last event applied and

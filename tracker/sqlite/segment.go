@@ -70,13 +70,33 @@ const (
 	FROM (SELECT j.value AS epc, o.op, o.parent, o.t FROM o, jsonb_each(o.epcs) j) AS c
 	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)
 		AND (c.op <> 2 OR epc_state.parent = c.parent)`
+	// absorbSQL gives EPCs about to leave a container what they had through
+	// it: per field, the container chain's value where it is newer than the
+	// EPC's own (the rule of tracker.Resolve), so that an item unpacked by an
+	// event that does not say where stays where its pallet was, rather than
+	// going back to where it was last seen on its own. It takes the EPCs the
+	// containment change (listedSQL's unpack, unpackAllSQL) will take out,
+	// and runs before the segment's upserts (see segment). Rows: [parent,
+	// eventTime, bizLocation, its time, readPoint, its time, disposition,
+	// its time, bizStep, its time, [epc, ...] or null for all in parent].
+	absorbSQL = `UPDATE epc_state SET
+		biz_location      = CASE WHEN a.bl IS NOT NULL AND (biz_location IS NULL OR a.blt > biz_location_time) THEN a.bl ELSE biz_location END,
+		biz_location_time = CASE WHEN a.bl IS NOT NULL AND (biz_location IS NULL OR a.blt > biz_location_time) THEN a.blt ELSE biz_location_time END,
+		read_point        = CASE WHEN a.rp IS NOT NULL AND (read_point IS NULL OR a.rpt > event_time) THEN a.rp ELSE read_point END,
+		disposition       = CASE WHEN a.disp IS NOT NULL AND (disposition IS NULL OR a.dispt > event_time) THEN a.disp ELSE disposition END,
+		biz_step          = CASE WHEN a.bs IS NOT NULL AND (biz_step IS NULL OR a.bst > event_time) THEN a.bs ELSE biz_step END
+	FROM (SELECT value->>0 AS parent, value->>1 AS t, value->>2 AS bl, value->>3 AS blt, value->>4 AS rp, value->>5 AS rpt,
+		value->>6 AS disp, value->>7 AS dispt, value->>8 AS bs, value->>9 AS bst, jsonb_extract(value, '$[10]') AS epcs
+		FROM jsonb_each(?1)) AS a
+	WHERE epc_state.parent = a.parent AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= a.t)
+		AND (a.epcs IS NULL OR epc_state.epc IN (SELECT value FROM jsonb_each(a.epcs)))`
 	childrenSQL      = `SELECT epc FROM epc_state WHERE parent = ?`
 	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
 )
 
 // writeSQL lists the statements the writer prepares at Open.
 var writeSQL = []string{storedHashesSQL, insertEventsSQL, insertEPCsSQL, supersedeSQL, fillOutboxSQL,
-	upsertStateSQL, unpackAllSQL, listedSQL, childrenSQL, insertCaptureSQL}
+	upsertStateSQL, unpackAllSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, insertCaptureSQL}
 
 // The listed containment changes, as listedSQL codes them.
 const (
@@ -127,6 +147,13 @@ func unpacksAll(ev *tracker.Event) bool {
 //   - An unpack-all reads the parent's children when it joins the segment.
 //     canUnpack admits it only if no pending change could alter that set:
 //     then it also commutes with the listed changes before it.
+//
+// Unpacking (absorbSQL) does read the location columns: what the EPCs
+// leaving have through their container chain, as it stood just before the
+// event. It is read from the store when the event joins the segment, so an
+// unpack joins only if no pending event touches the chain or those EPCs
+// (fits); then the store holds them as they were just before it, and its
+// absorbSQL can run before all the segment's upserts.
 type segment struct {
 	n        int
 	events   jsonArgs
@@ -135,7 +162,10 @@ type segment struct {
 	state    jsonArgs
 	unpacks  jsonArgs
 	listed   jsonArgs
+	absorbs  jsonArgs
 	decls    []string // error declarations, whose originals to supersede
+
+	touched [][]string // EPCs whose state a pending event changes (see touches)
 
 	listedEPCs map[string]bool // EPCs with a pending listed change
 	packInto   map[string]bool // parents a pending pack fills
@@ -144,7 +174,7 @@ type segment struct {
 
 func newSegment() *segment {
 	return &segment{events: jsonArgs(nil).begin(), epcs: jsonArgs(nil).begin(),
-		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), listed: jsonArgs(nil).begin(),
+		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), listed: jsonArgs(nil).begin(), absorbs: jsonArgs(nil).begin(),
 		listedEPCs: make(map[string]bool), packInto: make(map[string]bool), unpacked: make(map[string]bool)}
 }
 
@@ -177,9 +207,45 @@ func (g *segment) canUnpack(parent string, kids []string) bool {
 	return true
 }
 
+// fits reports whether ev can join the segment; kids are the children an
+// unpack-all empties and ab what the EPCs it unpacks take over, if anything.
+func (g *segment) fits(ev *tracker.Event, kids []string, ab *absorption) bool {
+	if unpacksAll(ev) {
+		if !g.canUnpack(ev.ParentID, kids) {
+			return false
+		}
+	} else if !g.canList(ev) {
+		return false
+	}
+	if ab == nil {
+		return true
+	}
+	return !g.touches(ab.chain, ev.EPCs, kids)
+}
+
+// touches reports whether a pending event changes the state of an EPC in
+// lists. Only unpacks that leave a field unsaid ask, so the pending lists
+// are scanned then rather than indexed for every event.
+func (g *segment) touches(lists ...[]string) bool {
+	want := make(map[string]bool)
+	for _, l := range lists {
+		for _, epc := range l {
+			want[epc] = true
+		}
+	}
+	for _, l := range g.touched {
+		for _, epc := range l {
+			if want[epc] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // add appends ev, stored under seq by the capture captureID; kids are the
-// children an unpack-all empties.
-func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []string, captureID string) {
+// children an unpack-all empties, ab what unpacked EPCs take over.
+func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []string, ab *absorption, captureID string) {
 	g.n++
 	t := ev.Time.UnixNano()
 	g.events = g.events.begin().int(seq).str(ev.ID).bool(ev.ErrorDeclaration != nil).bool(superseded).
@@ -192,7 +258,24 @@ func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []stri
 		g.decls = append(g.decls, ev.ID)
 		return
 	}
+	if ab != nil && ab.carries() {
+		g.absorbs = g.absorbs.begin().str(ev.ParentID).int(t)
+		for i, v := range ab.fields {
+			if v == "" {
+				g.absorbs = append(g.absorbs, "null,null,"...)
+			} else {
+				g.absorbs = g.absorbs.str(v).int(ab.times[i])
+			}
+		}
+		if unpacksAll(ev) {
+			g.absorbs = append(g.absorbs, "null,"...)
+		} else {
+			g.absorbs = g.absorbs.strs(ev.EPCs)
+		}
+		g.absorbs = g.absorbs.end()
+	}
 	if epcs := append(ev.AllEPCs(), kids...); len(epcs) > 0 {
+		g.touched = append(g.touched, epcs)
 		g.state = g.state.begin().int(t).str(ev.ID).strOrNull(ev.BizLocation).strOrNull(ev.ReadPoint).
 			strOrNull(ev.Disposition).strOrNull(ev.BizStep).strs(epcs).end()
 	}
@@ -251,6 +334,9 @@ func (w *txWriter) flush(g *segment) error {
 			return fmt.Errorf("supersede event %s: %w", id, err)
 		}
 	}
+	if err := w.execRows(absorbSQL, g.absorbs); err != nil {
+		return fmt.Errorf("unpack containers: %w", err)
+	}
 	if err := w.execRows(upsertStateSQL, g.state); err != nil {
 		return fmt.Errorf("track events: %w", err)
 	}
@@ -269,4 +355,51 @@ func (w *txWriter) execRows(query string, rows jsonArgs) error {
 		return nil
 	}
 	return w.exec(query, rows.end().String())
+}
+
+// absorption is what the EPCs an event unpacks have through their container
+// chain just before it: per field (bizLocation, readPoint, disposition,
+// bizStep) the newest value of the chain not newer than the event, and its
+// time; "" where the chain has none.
+type absorption struct {
+	chain  []string // the container and the containers it is in
+	fields [4]string
+	times  [4]int64
+}
+
+func (a *absorption) carries() bool { return a.fields != [4]string{} }
+
+// absorption reads what ev, if it unpacks (an AggregationEvent DELETE) and
+// leaves a field unsaid, hands over to the EPCs it takes out; else nil.
+func (w *txWriter) absorption(ev *tracker.Event) (*absorption, error) {
+	if !unpacksAll(ev) && listedChange(ev) != changeUnpack {
+		return nil, nil
+	}
+	if ev.BizLocation != "" && ev.ReadPoint != "" && ev.Disposition != "" && ev.BizStep != "" {
+		// The event says it all: its own upsert overwrites every field of
+		// each EPC it applies to. (One it does not apply to, having newer
+		// events of its own, keeps them as it keeps everything older.)
+		return nil, nil
+	}
+	chain, err := readChain(w.ctx, w.stmt(locationSQL), ev.ParentID)
+	if err != nil {
+		return nil, fmt.Errorf("read containers of %s: %w", ev.ParentID, err)
+	}
+	a := &absorption{}
+	limit := ev.Time.UnixNano() // a container's later moves are not the EPCs'
+	for _, p := range chain {
+		a.chain = append(a.chain, p.EPC)
+		et := p.EventTime.UnixNano()
+		for i, f := range []struct {
+			v string
+			t int64
+		}{{p.BizLocation, p.BizLocationTime.UnixNano()}, {p.ReadPoint, et}, {p.Disposition, et}, {p.BizStep, et}} {
+			// Innermost first: on equal times the inner container wins, as in
+			// tracker.Resolve.
+			if f.v != "" && f.t <= limit && (a.fields[i] == "" || f.t > a.times[i]) {
+				a.fields[i], a.times[i] = f.v, f.t
+			}
+		}
+	}
+	return a, nil
 }

@@ -243,28 +243,29 @@ func declaredIDs(fresh []*tracker.Event, stored map[storedKey]string) map[string
 func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captureID func(i int) string) error {
 	seg := newSegment()
 	for i, ev := range fresh {
+		// What an unpack reads from the store is read again after a flush,
+		// which changes it; every event fits an empty segment.
 		var kids []string
-		if unpacksAll(ev) {
+		var ab *absorption
+		for {
 			var err error
-			if kids, err = w.children(ev.ParentID); err != nil {
-				return err
-			}
-			if !seg.canUnpack(ev.ParentID, kids) {
-				if err := w.flush(seg); err != nil {
-					return err
-				}
-				seg = newSegment()
+			if unpacksAll(ev) {
 				if kids, err = w.children(ev.ParentID); err != nil {
 					return err
 				}
 			}
-		} else if !seg.canList(ev) {
+			if ab, err = w.absorption(ev); err != nil {
+				return err
+			}
+			if seg.n == 0 || seg.fits(ev, kids, ab) {
+				break
+			}
 			if err := w.flush(seg); err != nil {
 				return err
 			}
 			seg = newSegment()
 		}
-		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids, captureID(i))
+		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids, ab, captureID(i))
 		w.next++
 	}
 	return w.flush(seg)
