@@ -51,14 +51,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == tracker.EINTERNAL {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	p := Problem{
-		Type:     problemBase + code,
-		Title:    http.StatusText(status),
-		Status:   status,
-		Detail:   tracker.ErrorMessage(err),
-		Instance: r.URL.Path,
-		Errors:   tracker.ErrorFields(err),
-	}
+	s.writeProblem(w, r, Problem{Type: problemBase + code, Status: status,
+		Detail: tracker.ErrorMessage(err), Errors: tracker.ErrorFields(err)})
+}
+
+// writeProblem answers with p, filling in its title and instance.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	status := p.Status
+	p.Title, p.Instance = http.StatusText(status), r.URL.Path
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -88,12 +89,41 @@ func New(o Options) *Server {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
-	// Unknown paths and wrong methods get problem documents, not text/plain.
+	// Unknown paths and wrong methods get problem documents, not text/plain
+	// (this catch-all also keeps the mux from answering 405 itself).
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+		allow := allowedMethods(mux, r)
+		switch {
+		case len(allow) == 0:
+			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+		case r.Method == http.MethodOptions:
+			w.Header().Set("Allow", strings.Join(append(allow, http.MethodOptions), ", "))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeProblem(w, r, Problem{Type: problemBase + "method_not_allowed", Status: http.StatusMethodNotAllowed,
+				Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", "))})
+		}
 	})
 	s.handler = s.metrics.instrument(mux)
 	return s
+}
+
+// allowedMethods lists the methods with a route for r's path other than the
+// catch-all.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := *r
+		probe.Method = m
+		if _, pattern := mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	return allow
 }
 
 // Handler returns the root handler.

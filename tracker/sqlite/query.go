@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,38 +45,56 @@ func scanEvent(row scanner, extra ...any) (*tracker.StoredEvent, error) {
 }
 
 // pageToken is the keyset cursor: the sort key and seq of the last event
-// returned, and how many events eventCountLimit still allows. It is opaque to
+// returned, how many events eventCountLimit still allows, and a digest of
+// the query it continues, so that it is not applied to another one (with
+// another order its key would mean something else). It is opaque to
 // clients (base64) but not secret.
 type pageToken struct {
 	key, seq  int64
-	remaining int // 0 = no limit
+	remaining int    // 0 = no limit
+	query     string // queryDigest
 }
 
 func (t pageToken) encode() string {
-	s := fmt.Sprintf("v1:%d:%d:%d", t.key, t.seq, t.remaining)
+	s := fmt.Sprintf("v2:%d:%d:%d:%s", t.key, t.seq, t.remaining, t.query)
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
-func decodePageToken(s string) (pageToken, error) {
-	bad := &tracker.Error{Code: tracker.EINVALID, Message: "invalid event query",
-		Fields: []tracker.FieldError{{Pointer: "?nextPageToken", Value: s, Detail: "not a token this server issued"}}}
+// decodePageToken reads a token issued for the query whose digest is query.
+func decodePageToken(s, query string) (pageToken, error) {
+	bad := func(detail string) error {
+		return &tracker.Error{Code: tracker.EINVALID, Message: "invalid event query",
+			Fields: []tracker.FieldError{{Pointer: "?nextPageToken", Value: s, Detail: detail}}}
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return pageToken{}, bad
+		return pageToken{}, bad("not a token this server issued")
 	}
 	f := strings.Split(string(b), ":")
-	if len(f) != 4 || f[0] != "v1" {
-		return pageToken{}, bad
+	if len(f) != 5 || f[0] != "v2" {
+		return pageToken{}, bad("not a token this server issued")
 	}
-	var t pageToken
+	t := pageToken{query: f[4]}
 	var e1, e2, e3 error
 	t.key, e1 = strconv.ParseInt(f[1], 10, 64)
 	t.seq, e2 = strconv.ParseInt(f[2], 10, 64)
 	t.remaining, e3 = strconv.Atoi(f[3])
 	if e1 != nil || e2 != nil || e3 != nil || t.remaining < 0 {
-		return pageToken{}, bad
+		return pageToken{}, bad("not a token this server issued")
+	}
+	if t.query != query {
+		return pageToken{}, bad("issued for another query: send it with the parameters of the query it came from")
 	}
 	return t, nil
+}
+
+// queryDigest identifies what a page token continues: the query without
+// its paging parameters.
+func queryDigest(q tracker.EventQuery) string {
+	q.PageToken, q.PerPage, q.EventCountLimit = "", 0, 0
+	b, _ := json.Marshal(q) // plain data: cannot fail
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // Events implements tracker.EventService.
@@ -134,8 +154,9 @@ func (s *Store) Events(ctx context.Context, q tracker.EventQuery) (*tracker.Even
 	}
 	limit := q.PerPage
 	remaining := q.EventCountLimit
+	digest := queryDigest(q)
 	if q.PageToken != "" {
-		t, err := decodePageToken(q.PageToken)
+		t, err := decodePageToken(q.PageToken, digest)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +176,7 @@ func (s *Store) Events(ctx context.Context, q tracker.EventQuery) (*tracker.Even
 	}
 	defer rows.Close()
 	page := &tracker.EventPage{Events: make([]tracker.StoredEvent, 0, min(limit, 64))}
-	var last pageToken
+	last := pageToken{query: digest}
 	more := false
 	for rows.Next() {
 		if len(page.Events) == limit {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -126,6 +127,13 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("--db: empty path"))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("--listen (TRACKER_LISTEN) %q: want host:port, such as :8080 or 127.0.0.1:8080", c.Listen))
+	}
+	if strings.TrimSpace(c.Site) == "" {
+		// The site ID goes into every synced message's headers.
+		errs = append(errs, fmt.Errorf("--site (TRACKER_SITE) %q: want a site ID, not blanks", c.Site))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout=%s: want a positive duration", c.ShutdownTimeout))

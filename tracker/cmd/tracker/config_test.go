@@ -30,6 +30,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "every problem at once", env: map[string]string{"cache_enabled": "maybe", "sync_enabled": "2", "TRACKER_MAX_BODY": "lots"},
 			wantErr: []string{`cache_enabled="maybe"`, `sync_enabled="2"`, `TRACKER_MAX_BODY="lots"`}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: []string{`"extra"`}},
+		{name: "listen address without port", env: map[string]string{"TRACKER_LISTEN": "notaport"}, wantErr: []string{`TRACKER_LISTEN) "notaport"`}},
+		{name: "blank site", env: map[string]string{"TRACKER_SITE": "   "}, wantErr: []string{`TRACKER_SITE) "   "`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -327,6 +327,15 @@ func TestQueriesAndPaging(t *testing.T) {
 	if len(limited.ids()) != 1 || r.header.Get("GS1-Next-Page-Token") != "" {
 		t.Fatalf("second limited page: %d events, token %q; want 1 and none", len(limited.ids()), r.header.Get("GS1-Next-Page-Token"))
 	}
+	// A token continues only the query it came from (paging may change).
+	for _, other := range []string{"eventType=ObjectEvent", "eventType=AggregationEvent&orderBy=eventTime"} {
+		if r := e.get("/events?" + other + "&nextPageToken=" + url.QueryEscape(tok)); r.code != 400 || !bytes.Contains(r.body, []byte("?nextPageToken")) {
+			t.Errorf("token of another query with %s = %d %s, want 400 naming ?nextPageToken", other, r.code, r.body)
+		}
+	}
+	if r := e.get("/events?eventType=AggregationEvent&perPage=5&nextPageToken=" + url.QueryEscape(tok)); r.code != 200 {
+		t.Errorf("token with another perPage = %d %s, want 200", r.code, r.body)
+	}
 	// History of an item, and the time window filters.
 	item := g.EPCs()[0]
 	var hist queryDoc
@@ -394,5 +403,31 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 	if r := e.get("/nowhere"); r.code != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("unknown route = %d %q", r.code, r.header.Get("Content-Type"))
+	}
+}
+
+// TestWrongMethodsAndPaths: a route asked with a method it does not take is
+// 405 with Allow (OPTIONS lists them), an unknown path 404; both as problems.
+func TestWrongMethodsAndPaths(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"DELETE", "/events", 405, "GET, HEAD, POST"},
+		{"PUT", "/capture", 405, "POST"},
+		{"POST", "/epcs/urn:epc:id:sgtin:1.2.3/location", 405, "GET, HEAD"},
+		{"OPTIONS", "/events", 204, "GET, HEAD, POST, OPTIONS"},
+		{"GET", "/nowhere", 404, ""},
+		{"DELETE", "/nowhere", 404, ""},
+	} {
+		r := e.do(tt.method, tt.path, "", nil)
+		if r.code != tt.status || r.header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %d, Allow %q; want %d, %q", tt.method, tt.path, r.code, r.header.Get("Allow"), tt.status, tt.allow)
+		}
+		if tt.status >= 400 && r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s answered %s, want a problem document", tt.method, tt.path, r.header.Get("Content-Type"))
+		}
 	}
 }
