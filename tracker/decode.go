@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -104,7 +105,21 @@ func DecodeDocument(body []byte) ([]*Event, error) {
 	}
 	var doc wireDocument
 	if err := json.Unmarshal(body, &doc); err != nil {
-		jsonProblem(&p, "", err)
+		if !typeProblems[wireDocument](body, "", err, &p) {
+			return nil, p.err("invalid EPCIS document")
+		}
+		// A member of the wrong type: name every one, and still check the
+		// events if the list itself could be read.
+		var events struct {
+			EPCISBody struct {
+				EventList []json.RawMessage `json:"eventList"`
+			} `json:"epcisBody"`
+		}
+		if json.Unmarshal(body, &events) == nil {
+			for i, raw := range events.EPCISBody.EventList {
+				decodeEvent(raw, "/epcisBody/eventList/"+strconv.Itoa(i), &p)
+			}
+		}
 		return nil, p.err("invalid EPCIS document")
 	}
 	switch {
@@ -162,7 +177,7 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 	}
 	var w wireEvent
 	if err := json.Unmarshal(raw, &w); err != nil {
-		jsonProblem(p, ptr, err)
+		typeProblems[wireEvent](raw, ptr, err, p)
 		return nil
 	}
 	before := len(p.list)
@@ -427,6 +442,77 @@ func isScheme(s string) bool {
 		}
 	}
 	return true
+}
+
+// typeProblems reports err, the error of decoding the JSON object raw into a
+// T. For a member of the wrong type encoding/json names only the first, by
+// its kind ("number"), and stops; this decodes the members one by one to
+// name each bad one, or each bad element of an array, with the value sent.
+// It reports whether err was such a type error. Only failed decodes pay.
+func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems) bool {
+	var te *json.UnmarshalTypeError
+	var members map[string]json.RawMessage
+	if !errors.As(err, &te) || json.Unmarshal(raw, &members) != nil {
+		jsonProblem(p, ptr, err)
+		return false
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	// probe decodes {"k": v} into a T, which checks the member k alone.
+	probe := func(k string, v []byte) *json.UnmarshalTypeError {
+		obj, _ := json.Marshal(map[string]json.RawMessage{k: v})
+		var t T
+		var te *json.UnmarshalTypeError
+		if err := json.Unmarshal(obj, &t); errors.As(err, &te) {
+			return te
+		}
+		return nil
+	}
+	// where is the pointer below member k at which te went wrong, from its
+	// Go field path ("quantityList.quantity" names /quantity).
+	where := func(k string, te *json.UnmarshalTypeError) string {
+		if rest, ok := strings.CutPrefix(te.Field, k+"."); ok {
+			return "/" + strings.ReplaceAll(rest, ".", "/")
+		}
+		return ""
+	}
+	for _, k := range keys {
+		v := members[k]
+		te := probe(k, v)
+		if te == nil {
+			continue
+		}
+		kp := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+		var elems []json.RawMessage
+		if json.Unmarshal(v, &elems) == nil && len(elems) > 0 {
+			for i, el := range elems {
+				if ete := probe(k, append(append([]byte{'['}, el...), ']')); ete != nil {
+					sub := where(k, ete)
+					p.add(kp+"/"+strconv.Itoa(i)+sub, valueAt(el, sub), "must be a JSON %s", jsonKind(ete.Type.Kind().String()))
+				}
+			}
+			continue
+		}
+		sub := where(k, te)
+		p.add(kp+sub, valueAt(v, sub), "must be a JSON %s", jsonKind(te.Type.Kind().String()))
+	}
+	return true
+}
+
+// valueAt returns, abbreviated, the value at the pointer sub (object members
+// only) below raw.
+func valueAt(raw json.RawMessage, sub string) string {
+	for _, name := range strings.Split(sub, "/")[1:] {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			break
+		}
+		raw = members[name]
+	}
+	return abbreviate(raw)
 }
 
 // jsonProblem turns an encoding/json error into a field error with a pointer.

@@ -66,7 +66,7 @@ func TestErrorDeclarationHasItsOwnDedupeKey(t *testing.T) {
 func TestDecodeEventNamesFieldAndValue(t *testing.T) {
 	tests := []struct{ body, pointer, value string }{
 		{`[]`, "/", "[]"},
-		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","readPoint":{"id":7}}`, "/readPoint/id", "number"},
+		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","readPoint":{"id":7}}`, "/readPoint/id", "7"},
 		{`{"type":"ObjectEvent","eventTime":"3000-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD"}`, "/eventTime", "3000-01-01T00:00:00Z"},
 		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","quantityList":[{"epcClass":"urn:x:1","quantity":-1}]}`, "/quantityList/0/quantity", "-1"},
 		{`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizLocation":{}}`, "/bizLocation/id", ""},
@@ -87,5 +87,29 @@ func TestDecodeEventNamesFieldAndValue(t *testing.T) {
 		if !found {
 			t.Errorf("%s: fields %+v, want %s = %q", tt.body, tracker.ErrorFields(err), tt.pointer, tt.value)
 		}
+	}
+}
+
+// TestEveryMemberOfTheWrongTypeIsNamed: a member of the wrong type, or an
+// element of one, is named with the value sent, every one of them, events'
+// included when the document's own members are wrong too.
+func TestEveryMemberOfTheWrongTypeIsNamed(t *testing.T) {
+	body := `{"type":"EPCISDocument","schemaVersion":2,"epcisBody":{"eventList":[` +
+		`{"type":"ObjectEvent","eventTime":5,"eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:a:b",7],` +
+		`"readPoint":{"id":9},"quantityList":[{"epcClass":"urn:a:c","quantity":1},{"epcClass":false}]}]}}`
+	_, err := tracker.DecodeDocument([]byte(body))
+	got := map[string]string{}
+	for _, f := range tracker.ErrorFields(err) {
+		got[f.Pointer] = f.Value
+	}
+	const ev = "/epcisBody/eventList/0"
+	for ptr, value := range map[string]string{"/schemaVersion": "2", ev + "/eventTime": "5", ev + "/epcList/1": "7",
+		ev + "/readPoint/id": "9", ev + "/quantityList/1/epcClass": "false"} {
+		if v, ok := got[ptr]; !ok || v != value {
+			t.Errorf("%s: reported %q (found %t), want %q; all: %v", ptr, v, ok, value, got)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("%d problems, want 5: %v", len(got), got)
 	}
 }

@@ -65,7 +65,7 @@ func TestCaptureRejectsBadInputWithProblems(t *testing.T) {
 		{"bad event time", "application/json", doc(objectEvent("", "urn:epc:id:sgtin:1.2.3", "x", "", "yesterday")), 400, "/epcisBody/eventList/0/eventTime", "yesterday"},
 		{"bad action", "application/json", doc(strings.Replace(objectEvent("", "urn:epc:id:sgtin:1.2.3", "x", "", "2026-01-01T00:00:00Z"), "OBSERVE", "MOVE", 1)), 400, "/epcisBody/eventList/0/action", "MOVE"},
 		{"EPC not a URI", "application/json", doc(objectEvent("", "pallet-7", "x", "", "2026-01-01T00:00:00Z")), 400, "/epcisBody/eventList/0/epcList/0", "pallet-7"},
-		{"epcList of numbers", "application/json", doc(`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":[7]}`), 400, "/epcisBody/eventList/0/epcList", "number"},
+		{"epcList of numbers", "application/json", doc(`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":[7]}`), 400, "/epcisBody/eventList/0/epcList/0", "7"},
 		{"bad offset", "application/json", doc(strings.Replace(objectEvent("", "urn:epc:id:sgtin:1.2.3", "x", "", "2026-01-01T00:00:00Z"), "+00:00", "+15:00", 1)), 400, "/epcisBody/eventList/0/eventTimeZoneOffset", "+15:00"},
 		{"aggregation ADD without parent", "application/json", doc(`{"type":"AggregationEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","childEPCs":["urn:epc:id:sgtin:1.2.3"]}`), 400, "/epcisBody/eventList/0/parentID", ""},
 		{"transformation with action", "application/json", doc(`{"type":"TransformationEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD"}`), 400, "/epcisBody/eventList/0/action", "ADD"},
