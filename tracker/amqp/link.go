@@ -23,13 +23,16 @@ type link struct {
 
 // keepUp runs session until ctx is done, reconnecting with a backoff capped
 // at maxBackoff for as long as it takes (there is no retry limit: an edge
-// may be offline for days). A session that came up resets the backoff, so a
-// dropped connection is retried soon. Only a closed store (EUNAVAILABLE) ends
-// the loop with an error, named after role.
+// may be offline for days). A session that came up and lasted maxBackoff
+// resets the backoff, so a connection dropped after a while is retried soon;
+// one that fails as soon as it is up (a broker refusing every publish) backs
+// off like a failed dial instead of reconnecting ten times a second. Only a
+// closed store (EUNAVAILABLE) ends the loop with an error, named after role.
 func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration, log *slog.Logger,
 	reconnects prometheus.Counter, session func(context.Context) (bool, error)) error {
 	bo := backoff{max: max(maxBackoff, minBackoff)}
 	for {
+		start := time.Now()
 		connected, err := session(ctx)
 		l.mu.Lock()
 		l.connected = false
@@ -43,7 +46,7 @@ func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration
 		if tracker.ErrorCode(err) == tracker.EUNAVAILABLE {
 			return fmt.Errorf("%s: %w", role, err) // the store closed under us
 		}
-		if connected {
+		if connected && time.Since(start) >= bo.max {
 			bo.reset()
 		}
 		d := bo.next()

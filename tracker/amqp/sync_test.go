@@ -1,10 +1,15 @@
 package amqp_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrace/edgetrace/tracker"
 )
 
 // Every scenario runs against the real broker with an in-process Toxiproxy
@@ -234,4 +239,44 @@ func TestSyncRandomFaults(t *testing.T) {
 	stop()
 	t.Logf("faults injected: %v", counts)
 	waitSynced(t, h, edges, 120*time.Second)
+}
+
+// TestSyncStopsWhileBrokerStopsReading: a broker that stops reading from
+// publishers (a memory or disk alarm; here a proxy passing 1 KB/s) leaves a
+// publish blocked writing to the socket, where it does not watch the
+// context. Shutdown must still end within its drain window, not when the
+// broker reads again; nothing unconfirmed is marked sent.
+func TestSyncStopsWhileBrokerStopsReading(t *testing.T) {
+	requireBroker(t)
+	q := queueName(t)
+	e := newEdge(t, "edge-a", q, 9, edgeOpts{heartbeat: time.Minute})
+	e.proxy.addToxic("trickle", "bandwidth", "upstream", map[string]any{"rate": 1}) // KB/s
+	// 1,000 events of 32 KB, all in flight at once: more than the socket
+	// buffers between the worker and the broker hold, so a publish blocks.
+	blob := strings.Repeat("x", 32<<10)
+	for i := range 1000 {
+		body := fmt.Sprintf(`{"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-01-01T00:00:00Z","epcisBody":{"eventList":[`+
+			`{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",`+
+			`"epcList":["urn:epc:id:sgtin:1.1.%d"],"ext:blob":%q}]}}`, i, blob)
+		evs, err := tracker.DecodeDocument([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Capture(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second) // the worker fills the link and blocks
+	start := time.Now()
+	e.shutdown(t)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("worker took %s to stop, want the drain window (a few seconds)", took.Round(time.Millisecond))
+	}
+	st, err := e.store.OutboxStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Depth != 1000 {
+		t.Errorf("%d of 1000 events left unsent through a 1 KB/s link, want all", st.Depth)
+	}
 }

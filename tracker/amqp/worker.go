@@ -44,7 +44,8 @@ type Worker struct {
 	notify chan struct{}
 	m      workerMetrics
 
-	link     // guarded by link.mu, with:
+	link            // guarded by link.mu, with:
+	blocked  string // the broker's reason while it blocks publishing
 	lastSync time.Time
 	stats    tracker.OutboxStats
 	statsAt  time.Time
@@ -55,6 +56,7 @@ type SyncState struct {
 	Broker             string    `json:"broker"`
 	Queue              string    `json:"queue"`
 	Connected          bool      `json:"connected"`
+	Blocked            string    `json:"blocked,omitempty"` // why the broker blocks publishing (an alarm)
 	OutboxDepth        int64     `json:"outboxDepth"`
 	OldestUnsentAgeSec float64   `json:"oldestUnsentAgeSeconds"`
 	LastSuccessfulSync time.Time `json:"lastSuccessfulSync,omitzero"`
@@ -154,7 +156,7 @@ func (w *Worker) State() SyncState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return SyncState{
-		Broker: Redact(w.o.URL), Queue: w.o.Queue, Connected: w.connected,
+		Broker: Redact(w.o.URL), Queue: w.o.Queue, Connected: w.connected, Blocked: w.blocked,
 		OutboxDepth: st.Depth, OldestUnsentAgeSec: oldestAge(st),
 		LastSuccessfulSync: w.lastSync, LastError: w.lastErr, Reconnects: w.reconnects,
 	}
@@ -210,6 +212,20 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 	// CloseDeadline, not Close: on a link that died silently Close would
 	// wait for a close-ok that never comes.
 	defer conn.CloseDeadline(time.Now().Add(2 * time.Second))
+	// A broker under a memory or disk alarm stops reading from publishers,
+	// and a publish blocked writing to the socket does not watch ctx: past
+	// the shutdown's drain window, cut the connection under it, or SIGTERM
+	// would wait for the alarm to clear.
+	ended := make(chan struct{})
+	defer close(ended)
+	defer context.AfterFunc(ctx, func() {
+		select {
+		case <-ended:
+		case <-time.After(shutdownDrain + time.Second):
+			conn.CloseDeadline(time.Now())
+		}
+	})()
+	go w.watchBlocked(conn.NotifyBlocked(make(chan amqp091.Blocking, 1)))
 	connClosed := conn.NotifyClose(make(chan *amqp091.Error, 1))
 	ch, err := conn.Channel()
 	if err != nil {
@@ -331,12 +347,37 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 	// Shutting down: give confirms already on the way a moment to arrive so
 	// their records are not published again by the next run.
 	close(inflight)
-	t := time.AfterFunc(2*time.Second, stopDrain)
+	t := time.AfterFunc(shutdownDrain, stopDrain)
 	defer t.Stop()
 	if err := <-confirmDone; err != nil && !errors.Is(err, context.Canceled) {
 		w.log.Warn("confirms after shutdown", "err", err)
 	}
 	return true, nil
+}
+
+// shutdownDrain is how long a session that is shutting down waits for the
+// confirms of what it published.
+const shutdownDrain = 2 * time.Second
+
+// watchBlocked keeps the broker's flow-control state (connection.blocked:
+// a memory or disk alarm) for /healthz until the connection closes.
+func (w *Worker) watchBlocked(blocked <-chan amqp091.Blocking) {
+	for b := range blocked {
+		w.mu.Lock()
+		w.blocked = ""
+		if b.Active {
+			w.blocked = b.Reason
+		}
+		w.mu.Unlock()
+		if b.Active {
+			w.log.Warn("broker blocks publishing", "reason", b.Reason)
+		} else {
+			w.log.Info("broker unblocked publishing")
+		}
+	}
+	w.mu.Lock()
+	w.blocked = ""
+	w.mu.Unlock()
 }
 
 // confirmLoop waits for confirms in publish order and marks confirmed
@@ -370,11 +411,15 @@ func (w *Worker) confirmLoop(ctx context.Context, inflight <-chan inflightMsg, r
 			return errors.Join(fmt.Errorf("wait for confirm: %w", err), flush())
 		}
 		select {
-		case r := <-returns:
+		case r, ok := <-returns:
 			// Unroutable (the queue was deleted under us): the ack that
-			// follows a return does not mean the message is stored.
-			w.m.nacked.Inc()
-			return errors.Join(fmt.Errorf("broker returned event %s: %d %s", r.MessageId, r.ReplyCode, r.ReplyText), flush())
+			// follows a return does not mean the message is stored. A
+			// closed channel (the session ending) holds no return: one
+			// comes before its ack and would have been read first.
+			if ok {
+				w.m.nacked.Inc()
+				return errors.Join(fmt.Errorf("broker returned event %s: %d %s", r.MessageId, r.ReplyCode, r.ReplyText), flush())
+			}
 		default:
 		}
 		if !ok {
