@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/edgetrace/edgetrace/harness/cluster/proc"
@@ -42,11 +43,8 @@ func (l *Local) Create(ctx context.Context) error {
 	if ok, err := l.reuse(ctx); err != nil || ok {
 		return err
 	}
-	// Whatever a crashed run left behind (processes, half-written state) goes
-	// first, so every Create starts from the same place.
-	if err := l.Delete(ctx); err != nil {
-		return err
-	}
+	// The binaries first: a version that cannot be had must not take down
+	// the cluster that runs.
 	apiserver, err := l.opts.Tools.Path(ctx, "kube-apiserver", l.opts.KubeVersion)
 	if err != nil {
 		return fmt.Errorf("local cluster: %w", err)
@@ -54,6 +52,11 @@ func (l *Local) Create(ctx context.Context) error {
 	etcd, err := l.opts.Tools.Path(ctx, "etcd", EtcdVersion)
 	if err != nil {
 		return fmt.Errorf("local cluster: %w", err)
+	}
+	// Whatever a crashed run left behind (processes, half-written state) goes
+	// next, so every Create starts from the same place.
+	if err := l.Delete(ctx); err != nil {
+		return err
 	}
 	etcdDir := filepath.Join(l.dataDir(), "etcd")
 	certDir := filepath.Join(l.dataDir(), "apiserver")
@@ -196,7 +199,9 @@ func (l *Local) Delete(ctx context.Context) error {
 	}
 	var errs []error
 	if s != nil {
-		for _, h := range s.Processes {
+		// Last started, first stopped: an API server whose etcd is gone
+		// waits out its whole grace period.
+		for _, h := range slices.Backward(s.Processes) {
 			errs = append(errs, h.Stop(15*time.Second))
 		}
 	}

@@ -2,8 +2,10 @@ package gatekeeper
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +84,20 @@ type state struct {
 	// every template and constraint in the cluster is loaded into its engine.
 	HealthPort int         `json:"healthPort,omitempty"`
 	Process    proc.Handle `json:"process"`
+	// Cluster identifies the control plane the process serves: the digest
+	// of its kubeconfig, which a recreated cluster changes (new port and
+	// certificates). A process loads the kubeconfig once, at start.
+	Cluster string `json:"cluster,omitempty"`
+}
+
+// clusterID is the digest of the kubeconfig the process is started with.
+func (g *Gatekeeper) clusterID() (string, error) {
+	raw, err := os.ReadFile(g.opts.Kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("gatekeeper: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // New returns a handle on Gatekeeper for the cluster in opts.Kubeconfig.
@@ -152,17 +168,20 @@ func (g *Gatekeeper) writeState(s *state) error {
 // with failurePolicy Fail. A running install of the same version and mode is
 // reused; anything else a crashed run left is removed first.
 func (g *Gatekeeper) Install(ctx context.Context) error {
+	id, err := g.clusterID()
+	if err != nil {
+		return err
+	}
 	if s, err := g.readState(); err != nil {
 		return err
-	} else if s != nil && s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation {
+	} else if s != nil && s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation && s.Cluster == id {
 		if err := g.waitServing(ctx, s, 30*time.Second); err == nil {
 			fmt.Fprintf(g.opts.Log, "gatekeeper: reusing running %s\n", s.Version)
 			return nil
 		}
 	}
-	if err := g.Uninstall(ctx); err != nil {
-		return err
-	}
+	// What the new install needs comes first: a version that cannot be
+	// installed must not take down the one that runs.
 	start := time.Now()
 	bin, err := g.opts.Tools.Path(ctx, "gatekeeper", g.opts.Version)
 	if err != nil {
@@ -171,6 +190,9 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 	manifest, err := ReleaseManifest(ctx, g.opts.Version)
 	if err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
+	}
+	if err := g.Uninstall(ctx); err != nil {
+		return err
 	}
 	for _, o := range OutOfClusterObjects(manifest) {
 		if _, err := g.Client.Apply(ctx, o, 30*time.Second); err != nil {
@@ -196,7 +218,7 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
-	s := &state{Version: g.opts.Version, Mutation: g.opts.Mutation, Port: port}
+	s := &state{Version: g.opts.Version, Mutation: g.opts.Mutation, Port: port, Cluster: id}
 	if err := g.writeState(s); err != nil {
 		return err
 	}
@@ -305,6 +327,7 @@ func (g *Gatekeeper) startProcess(bin string, s *state) error {
 		"--kubeconfig=" + g.opts.Kubeconfig,
 		"--cert-dir=" + g.certDir(), // also the process's marker
 		"--disable-cert-rotation",
+		"--host=127.0.0.1", // the API server is on this machine; nothing else should reach the webhook
 		"--port=" + strconv.Itoa(port),
 		"--debug-use-fake-pod",
 		"--health-addr=127.0.0.1:" + strconv.Itoa(ports[0]),

@@ -1,12 +1,14 @@
 package gatekeeper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/edgetrace/edgetrace/harness/cluster"
@@ -41,6 +43,11 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	unlock, err := lockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	tools := &cluster.Tools{Root: o.Root}
 	if current, err := cluster.CurrentProvider(o.Dir); err != nil {
 		return nil, err
@@ -50,6 +57,17 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	p, err := cluster.New(o.Provider, cluster.Options{Dir: o.Dir, KubeVersion: o.KubeVersion, Tools: tools, Log: o.Log})
 	if err != nil {
 		return nil, err
+	}
+	// Check the Gatekeeper version before touching the cluster: a typo must
+	// not leave a new control plane running, or take down a running one.
+	version := cmp.Or(o.Version, DefaultVersion)
+	if p.Name() == "kind" {
+		_, err = ReleaseManifest(ctx, version)
+	} else {
+		_, err = tools.Path(ctx, "gatekeeper", version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gatekeeper %s: %w", version, err)
 	}
 	if err := p.Create(ctx); err != nil {
 		return nil, err
@@ -80,6 +98,11 @@ func Down(ctx context.Context, dir, root string, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var errs []error
 	errs = append(errs, Teardown(dir))
 	name, err := cluster.CurrentProvider(dir)
@@ -101,9 +124,31 @@ func Down(ctx context.Context, dir, root string, log io.Writer) error {
 	// `make e2e` writes to .harness/e2e, not `up`); everything else is gone.
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.Name() != "logs" && e.Name() != "e2e" {
+		if e.Name() != "logs" && e.Name() != "e2e" { // the lock file too: we are done with it
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
 	return nil
+}
+
+// lockFile serialises Up and Down on one state directory: two at once would
+// start two control planes on one data directory, or stop one half-started.
+const lockFile = ".lock"
+
+func lockDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("harness state: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("harness state: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another harness up or down is running on %s", dir)
+		}
+		return nil, fmt.Errorf("harness state: lock %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,26 @@ func TestGeneratesVAPBindings(t *testing.T) {
 		if got := GeneratesVAPBindings(v); got != want {
 			t.Errorf("GeneratesVAPBindings(%q) = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// TestUpAndDownTakeTurns: a second up or down on a state directory in use
+// fails at once, naming it, rather than starting a second control plane on
+// the same data or stopping a half-started one.
+func TestUpAndDownTakeTurns(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Down(context.Background(), dir, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "another harness") {
+		t.Errorf("down while locked: %v, want it refused", err)
+	}
+	if _, err := Up(context.Background(), UpOptions{Dir: dir, Root: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "another harness") {
+		t.Errorf("up while locked: %v, want it refused", err)
+	}
+	unlock()
+	if err := Down(context.Background(), dir, t.TempDir(), nil); err != nil {
+		t.Errorf("down after unlock: %v", err)
 	}
 }

@@ -5,9 +5,10 @@
 //
 // A PID on its own is not a safe handle across processes: after a reboot or a
 // crash the number may belong to something else. Every process started here
-// therefore names a marker (a directory that belongs to this cluster) in its
-// command line, and Stop only signals a PID whose /proc/PID/cmdline still
-// contains that marker.
+// therefore names a marker (a directory that belongs to this cluster) as the
+// value of one of its flags (--data-dir=DIR), and Stop only signals a PID
+// whose command line still has such a flag. Only a flag counts: a shell or an
+// editor that merely mentions the path is not ours.
 package proc
 
 import (
@@ -27,7 +28,19 @@ import (
 type Handle struct {
 	Name   string `json:"name"`
 	PID    int    `json:"pid"`
-	Marker string `json:"marker"` // a string its command line must contain
+	Marker string `json:"marker"` // a directory one of its flags names (see names)
+}
+
+// names reports whether a NUL-separated command line has a flag whose value
+// is marker or a path below it: --flag=marker, --flag=marker/sub.
+func names(cmdline []byte, marker string) bool {
+	for _, arg := range strings.Split(string(cmdline), "\x00") {
+		flag, value, ok := strings.Cut(arg, "=")
+		if ok && strings.HasPrefix(flag, "-") && (value == marker || strings.HasPrefix(value, marker+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Start runs cmd in its own process group with stdout and stderr appended to
@@ -36,8 +49,8 @@ type Handle struct {
 // goes to a file rather than a pipe that would break). marker must appear in
 // cmd's arguments.
 func Start(name string, cmd *exec.Cmd, logPath, marker string) (Handle, error) {
-	if !strings.Contains(strings.Join(cmd.Args, "\x00"), marker) {
-		return Handle{}, fmt.Errorf("start %s: marker %q is not in its arguments", name, marker)
+	if !names([]byte(strings.Join(cmd.Args, "\x00")), marker) {
+		return Handle{}, fmt.Errorf("start %s: no flag of its arguments names the marker %q", name, marker)
 	}
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return Handle{}, fmt.Errorf("start %s: %w", name, err)
@@ -78,7 +91,7 @@ func (h Handle) Alive() bool {
 		return false
 	}
 	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.PID), "cmdline"))
-	if err != nil || !bytes.Contains(raw, []byte(h.Marker)) {
+	if err != nil || !names(raw, h.Marker) {
 		return false
 	}
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.PID), "stat"))
@@ -132,8 +145,8 @@ func (h Handle) Stop(grace time.Duration) error {
 	return nil
 }
 
-// FindByMarker returns the PIDs of all processes whose command line contains
-// marker. It finds processes a crashed harness started but never recorded, and
+// FindByMarker returns the PIDs of all processes with a flag naming marker
+// (or a path below it). It finds processes a crashed harness started but never recorded, and
 // the children that libraries such as envtest start without exposing a PID.
 func FindByMarker(marker string) ([]int, error) {
 	entries, err := os.ReadDir("/proc")

@@ -14,7 +14,7 @@ func TestStartFindStop(t *testing.T) {
 	// The marker rides in the shell's arguments, the way a data directory
 	// rides in a real component's flags; the shell stays (no exec) and its
 	// sleeping child shares its process group, which Stop must take down too.
-	cmd := exec.Command("sh", "-c", "sleep 60; :", marker)
+	cmd := exec.Command("sh", "-c", "sleep 60; :", "sh", "--data-dir="+marker)
 	h, err := Start("sleeper", cmd, filepath.Join(dir, "sleeper.log"), marker)
 	if err != nil {
 		t.Fatal(err)
@@ -58,5 +58,35 @@ func TestStartRequiresMarkerInArgs(t *testing.T) {
 	_, err := Start("x", exec.Command("true"), filepath.Join(t.TempDir(), "log"), "/absent")
 	if err == nil {
 		t.Error("Start accepted a command whose arguments lack the marker")
+	}
+}
+
+// TestFindByMarkerIgnoresMentions: a process whose command line merely
+// mentions the directory (a shell comment, a file below it) is not the
+// harness's, and down must not stop it or its group.
+func TestFindByMarkerIgnoresMentions(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "local")
+	var cmds []*exec.Cmd
+	for _, args := range [][]string{
+		{"sh", "-c", "sleep 60; : " + marker},
+		{"sh", "-c", "sleep 60; :", "sh", marker + "/etcd/member"},
+		{"sh", "-c", "sleep 60; :", "sh", "--data-dir=" + marker + "-other"},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		cmds = append(cmds, cmd)
+	}
+	pids, err := FindByMarker(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range cmds {
+		if slices.Contains(pids, cmd.Process.Pid) {
+			t.Errorf("FindByMarker(%s) found %v, which only mentions it", marker, cmd.Args)
+		}
 	}
 }
