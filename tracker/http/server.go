@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,10 @@ type Options struct {
 	Ready func(context.Context) error
 	// MaxBody limits request bodies; default DefaultMaxBody.
 	MaxBody int64
+	// MaxEvent, when set, limits one event's JSON: a synced event is one
+	// broker message, and a message over the broker's max_message_size is
+	// refused by it for ever, holding up its edge's sync behind it.
+	MaxEvent int
 	// Registry receives the metrics; default a fresh registry.
 	Registry *prometheus.Registry
 	// StoreSize and CacheStats, when set, are exported as metrics.
@@ -179,6 +185,9 @@ func (s *Server) handleCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, err := tracker.DecodeDocument(body)
+	if err == nil {
+		err = s.checkEventSizes(events)
+	}
 	if err != nil {
 		release()
 		s.captureFailed(w, r, err)
@@ -203,6 +212,9 @@ func (s *Server) handlePostEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev, err := tracker.DecodeEvent(body)
+	if err == nil {
+		err = s.checkEventSizes([]*tracker.Event{ev})
+	}
 	if err != nil {
 		release()
 		s.captureFailed(w, r, err)
@@ -218,6 +230,25 @@ func (s *Server) handlePostEvent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/events/"+url.PathEscape(ev.ID))
 	w.Header().Set("GS1-EPCIS-Version", "2.0.0")
 	w.WriteHeader(http.StatusCreated)
+}
+
+// checkEventSizes refuses (413) a capture with an event over MaxEvent,
+// naming each one.
+func (s *Server) checkEventSizes(events []*tracker.Event) error {
+	if s.opts.MaxEvent <= 0 {
+		return nil
+	}
+	var fields []tracker.FieldError
+	for _, ev := range events {
+		if n := len(ev.Raw); n > s.opts.MaxEvent {
+			fields = append(fields, tracker.FieldError{Pointer: cmp.Or(ev.Pointer, "/"), Value: strconv.Itoa(n),
+				Detail: fmt.Sprintf("the event is %d bytes of JSON; events synced to the hub may be at most %d (one broker message each)", n, s.opts.MaxEvent)})
+		}
+	}
+	if fields != nil {
+		return &tracker.Error{Code: tracker.ETOOLARGE, Message: "event too large to sync", Fields: fields}
+	}
+	return nil
 }
 
 func (s *Server) captureFailed(w http.ResponseWriter, r *http.Request, err error) {

@@ -23,6 +23,7 @@ type config struct {
 	SyncInterval    time.Duration
 	AMQP            string // broker URL for the sync worker
 	AMQPQueue       string
+	AMQPMaxMessage  int64 // the broker's max_message_size
 	CacheEnabled    bool
 	CacheTTL        time.Duration
 }
@@ -37,6 +38,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		DB:              "tracker.db",
 		Site:            host,
 		MaxBody:         16 << 20,
+		AMQPMaxMessage:  16 << 20,         // RabbitMQ 4's default max_message_size (3.x: 128 MiB)
 		ShutdownTimeout: 25 * time.Second, // inside the pod's default 30 s grace period
 		TrackingEnabled: true,
 		SyncInterval:    10 * time.Second,
@@ -78,14 +80,18 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	str("TRACKER_SITE", &c.Site)
 	str("TRACKER_AMQP_URL", &c.AMQP)
 	str("TRACKER_AMQP_QUEUE", &c.AMQPQueue)
-	if v := getenv("TRACKER_MAX_BODY"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("TRACKER_MAX_BODY=%q: want a positive number of bytes", v))
-		} else {
-			c.MaxBody = n
+	size := func(name string, dst *int64) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", name, v))
+			} else {
+				*dst = n
+			}
 		}
 	}
+	size("TRACKER_MAX_BODY", &c.MaxBody)
+	size("TRACKER_AMQP_MAX_MESSAGE", &c.AMQPMaxMessage)
 	boolean("TRACKING_ENABLED", &c.TrackingEnabled)
 	boolean("sync_enabled", &c.SyncEnabled)
 	duration("sync_interval", &c.SyncInterval)
@@ -99,6 +105,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "request body limit in bytes (env TRACKER_MAX_BODY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&c.AMQPQueue, "amqp-queue", c.AMQPQueue, "queue the sync worker publishes to (env TRACKER_AMQP_QUEUE; default tracker.events)")
+	fs.Int64Var(&c.AMQPMaxMessage, "amqp-max-message", c.AMQPMaxMessage,
+		"the broker's max_message_size in bytes (env TRACKER_AMQP_MAX_MESSAGE): with sync on, larger events are refused at capture")
 	fs.StringVar(&c.AMQP, "amqp", c.AMQP, "RabbitMQ URL the sync worker publishes to (env TRACKER_AMQP_URL); ?heartbeat=N sets the heartbeat")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: tracker serve [flags]
@@ -125,6 +133,9 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 	if c.MaxBody <= 0 {
 		errs = append(errs, fmt.Errorf("--max-body=%d: want a positive number of bytes", c.MaxBody))
 	}
+	if c.AMQPMaxMessage <= syncHeaderRoom {
+		errs = append(errs, fmt.Errorf("--amqp-max-message=%d: want more than %d bytes", c.AMQPMaxMessage, syncHeaderRoom))
+	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("--db: empty path"))
 	}
@@ -142,4 +153,17 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 		return c, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// syncHeaderRoom is what a synced message carries besides the event: AMQP
+// properties and headers (site, schema, dedupe key), well under 4 KiB.
+const syncHeaderRoom = 4 << 10
+
+// maxSyncedEvent is the largest event capture takes while sync is on: one
+// that fits a broker message.
+func (c config) maxSyncedEvent() int {
+	if !c.SyncEnabled {
+		return 0
+	}
+	return int(c.AMQPMaxMessage - syncHeaderRoom)
 }

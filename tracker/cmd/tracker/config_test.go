@@ -31,6 +31,11 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`cache_enabled="maybe"`, `sync_enabled="2"`, `TRACKER_MAX_BODY="lots"`}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: []string{`"extra"`}},
 		{name: "listen address without port", env: map[string]string{"TRACKER_LISTEN": "notaport"}, wantErr: []string{`TRACKER_LISTEN) "notaport"`}},
+		{name: "broker message limit", env: map[string]string{"TRACKER_AMQP_MAX_MESSAGE": "1000"}, wantErr: []string{`--amqp-max-message=1000`}},
+		{name: "synced events fit a message", env: map[string]string{"sync_enabled": "true", "TRACKER_AMQP_MAX_MESSAGE": "1048576"},
+			check: func(c config) bool { return c.maxSyncedEvent() == 1048576-syncHeaderRoom }},
+		{name: "no limit without sync", env: map[string]string{"TRACKER_AMQP_MAX_MESSAGE": "1048576"},
+			check: func(c config) bool { return c.maxSyncedEvent() == 0 }},
 		{name: "blank site", env: map[string]string{"TRACKER_SITE": "   "}, wantErr: []string{`TRACKER_SITE) "   "`}},
 	}
 	for _, tt := range tests {

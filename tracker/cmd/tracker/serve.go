@@ -91,6 +91,7 @@ func serve(args []string, getenv func(string) string) error {
 		TrackingEnabled: cfg.TrackingEnabled,
 		Ready:           store.Ready,
 		MaxBody:         cfg.MaxBody,
+		MaxEvent:        cfg.maxSyncedEvent(),
 		Registry:        reg,
 		HealthDetail:    healthDetail,
 		StoreSize:       store.Size,

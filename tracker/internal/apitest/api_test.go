@@ -431,3 +431,28 @@ func TestWrongMethodsAndPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsTooLargeToSync: with a limit for synced events (the broker's
+// max_message_size), a capture holding a larger event is refused whole,
+// naming it, and a single POST too; smaller ones go through.
+func TestEventsTooLargeToSync(t *testing.T) {
+	e := newEnv(t, envOpts{maxEvent: 2048})
+	small := objectEvent("urn:uuid:s1", "urn:epc:id:sgtin:1.2.1", "shipping", "", "2026-01-01T00:00:00Z")
+	big := strings.Replace(objectEvent("urn:uuid:b1", "urn:epc:id:sgtin:1.2.2", "shipping", "", "2026-01-01T00:00:00Z"),
+		`"bizStep"`, `"ext:note":"`+strings.Repeat("x", 3000)+`","bizStep"`, 1)
+	r := e.capture(doc(small, big))
+	var p problem
+	r.json(t, &p)
+	if r.code != 413 || len(p.Errors) != 1 || p.Errors[0].Pointer != "/epcisBody/eventList/1" {
+		t.Fatalf("capture with a %d-byte event = %d %s, want 413 naming /epcisBody/eventList/1", len(big), r.code, r.body)
+	}
+	if r := e.do("POST", "/events", "application/json", []byte(big)); r.code != 413 {
+		t.Errorf("POST /events of a %d-byte event = %d %s, want 413", len(big), r.code, r.body)
+	}
+	if r := e.get("/events/urn:uuid:s1"); r.code != 404 {
+		t.Errorf("the small event of the refused document = %d, want 404 (all or nothing)", r.code)
+	}
+	if r := e.capture(doc(small)); r.code != 202 {
+		t.Errorf("capture of a small event = %d %s, want 202", r.code, r.body)
+	}
+}

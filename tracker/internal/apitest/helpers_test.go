@@ -29,6 +29,7 @@ type envOpts struct {
 	cache       bool
 	trackingOff bool
 	maxBody     int64
+	maxEvent    int
 	path        string
 	noSync      bool // see sqlite.Options.UnsafeNoSync
 }
@@ -54,7 +55,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	srv := trackerhttp.New(trackerhttp.Options{
 		Capture: store, Events: store, Tracking: tracking,
-		TrackingEnabled: !o.trackingOff, Ready: store.Ready, MaxBody: o.maxBody, StoreSize: store.Size,
+		TrackingEnabled: !o.trackingOff, Ready: store.Ready, MaxBody: o.maxBody, MaxEvent: o.maxEvent, StoreSize: store.Size,
 	})
 	tt, _ := t.(*testing.T)
 	return &env{t: tt, store: store, h: srv.Handler()}
