@@ -448,7 +448,12 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 		}},
 	}
 	// Update in place rather than delete and create: a moment without the
-	// configuration would be a moment without admission control.
+	// configuration would be a moment without admission control. (A
+	// reinstall, after a crash or to change version or mutation, does go
+	// through that moment: Install removes the configuration before starting
+	// the new process, because one left pointing at the dead process, with
+	// failurePolicy Fail, would refuse Gatekeeper's own start-up writes of
+	// cluster-scoped objects — CRDs and ValidatingAdmissionPolicies.)
 	vw := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	if live, err := vw.Get(ctx, vwc.Name, metav1.GetOptions{}); err == nil {
 		live.Webhooks = vwc.Webhooks
