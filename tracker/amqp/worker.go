@@ -101,7 +101,7 @@ func NewWorker(o WorkerOptions) *Worker {
 		publish: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tracker_sync_publish_duration_seconds",
 			Help: "Time to hand one event to the broker connection (publish call).", Buckets: syncBuckets}),
 		confirm: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tracker_sync_confirm_duration_seconds",
-			Help: "Time from publish to the broker's positive confirm.", Buckets: syncBuckets}),
+			Help: "Time from publish until the broker's positive confirm is taken in, in publish order: it includes waiting behind earlier confirms being recorded in the outbox.", Buckets: syncBuckets}),
 		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tracker_sync_published_total", Help: "Events published (including re-publishes after a reconnect)."}),
 		confirmed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tracker_sync_confirmed_total", Help: "Events positively confirmed by the broker."}),
 		nacked:     prometheus.NewCounter(prometheus.CounterOpts{Name: "tracker_sync_nacked_total", Help: "Publishes nacked or returned by the broker; they are re-published."}),
