@@ -66,11 +66,20 @@ func (g *Generator) Quantity(memory bool) any {
 	if g.chance(0.05) {
 		mant = g.pick("+", "-") + mant
 	}
+	if g.chance(0.01) {
+		mant = "0." + strings.Repeat("0", 55+g.r.IntN(10)) + mant // around the 64-character cap
+	}
 	var suffix string
 	switch g.r.IntN(4) {
 	case 0:
 	case 1:
-		suffix = g.pick("e", "E") + g.pick("", "+", "-") + fmt.Sprint(g.r.IntN(10))
+		exp := fmt.Sprint(g.r.IntN(10))
+		if g.chance(0.1) {
+			// Exponents near and past what the policy compares, including those
+			// Kubernetes wraps around int32 (e-2147483649 means e+2147483647).
+			exp = g.pick("99", "099", "100", "0100", "2147483647", "2147483649", "4294967296")
+		}
+		suffix = g.pick("e", "E") + g.pick("", "+", "-") + exp
 	default:
 		if memory {
 			suffix = g.pick("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "m", "")

@@ -33,17 +33,17 @@ violation contains {"msg": msg, "details": {"missing": missing}} if {
 }
 
 # METADATA
-# description: Declared values that are not Kubernetes quantities.
+# description: Declared values that are not Kubernetes quantities, or too large or long to compare.
 violation contains {"msg": msg, "details": {"unparseable": bad}} if {
 	not review.is_delete
-	bad := [sprintf("container <%v> <%v.%v> <%v> is not a Kubernetes quantity", [c.name, kind, res, quantity.text(v)]) |
+	bad := [sprintf("container <%v> <%v.%v> <%v> %v", [c.name, kind, res, quantity.text(v), _why_not(v)]) |
 		some [kind, res] in _fields
 		some c in _containers
 		v := _value(c, kind, res)
 		not _quantities[quantity.text(v)]
 	]
 	count(bad) > 0
-	msg := sprintf("%v declares values that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
+	msg := sprintf("%v declares values that are not Kubernetes quantities it can compare: %v", [_subject, concat("; ", bad)])
 }
 
 # METADATA
@@ -96,7 +96,7 @@ violation contains {"msg": msg, "details": {"invalidParameters": bad}} if {
 		not _quantities[quantity.text(v)]
 	]
 	count(bad) > 0
-	msg := sprintf("%v cannot be judged against constraint parameters that are not Kubernetes quantities: %v", [_subject, concat("; ", bad)])
+	msg := sprintf("%v cannot be judged against constraint parameters that are not Kubernetes quantities it can compare: %v", [_subject, concat("; ", bad)])
 }
 
 _fields := [["requests", "cpu"], ["requests", "memory"], ["limits", "cpu"], ["limits", "memory"]]
@@ -130,10 +130,16 @@ _texts contains quantity.text(v) if {
 	some v in bounds
 }
 
+# Only comparable values are parsed: see lib.quantity.comparable.
 _quantities := {t: q |
 	some t in _texts
+	quantity.comparable(t)
 	q := quantity.parse(t)
 }
+
+_why_not(v) := "is not a Kubernetes quantity" if quantity.bounded(v)
+
+_why_not(v) := "is too long (over 64 characters) or has too large an exponent (over e99) to compare" if not quantity.bounded(v)
 
 _parsed(c, kind, res) := _quantities[_text(c, kind, res)]
 

@@ -41,12 +41,25 @@ test_missing_values_in_each_container_list if {
 
 test_unparseable_values_are_violations_not_errors if {
 	_msgs({"containers": [_c("app", "100 m", "128MB", "abc", true)]}) == {concat("", [
-		"Pod <tracker> declares values that are not Kubernetes quantities: ",
+		"Pod <tracker> declares values that are not Kubernetes quantities it can compare: ",
 		"container <app> <requests.cpu> <100 m> is not a Kubernetes quantity; ",
 		"container <app> <requests.memory> <128MB> is not a Kubernetes quantity; ",
 		"container <app> <limits.cpu> <abc> is not a Kubernetes quantity; ",
 		"container <app> <limits.memory> <true> is not a Kubernetes quantity",
 	])}
+}
+
+# Kubernetes wraps the exponent of "1e-2147483649" to 2^31-1 and would compute
+# 10^2147483647 to compare it; such values are reported, never compared.
+test_values_too_large_to_compare_are_reported if {
+	_msgs({"containers": [_c("app", "13500.957656115e-2147483649", "128Mi", "1e100", "512Mi")]}) == {concat("", [
+		"Pod <tracker> declares values that are not Kubernetes quantities it can compare: ",
+		"container <app> <requests.cpu> <13500.957656115e-2147483649> is too long (over 64 characters) or has too large an exponent (over e99) to compare; ",
+		"container <app> <limits.cpu> <1e100> is too long (over 64 characters) or has too large an exponent (over e99) to compare",
+	])}
+	params := {"maxLimits": {"cpu": "1e-2147483649"}}
+	v := k8scontainerresourcebounds.violation with input as {"review": {"object": _pod({"containers": [_ok("app")]})}, "parameters": params}
+	{x.msg | some x in v} == {"Pod <tracker> cannot be judged against constraint parameters that are not Kubernetes quantities it can compare: <maxLimits.cpu> <1e-2147483649>"}
 }
 
 test_requests_below_minimum if {
@@ -85,7 +98,7 @@ test_each_check_is_one_violation if {
 test_invalid_parameters_are_reported_and_skipped if {
 	params := {"minRequests": {"cpu": "lots"}, "maxLimits": {"memory": "512 Mi", "cpu": "500m"}}
 	v := k8scontainerresourcebounds.violation with input as {"review": {"object": _pod({"containers": [_ok("app")]})}, "parameters": params}
-	{x.msg | some x in v} == {"Pod <tracker> cannot be judged against constraint parameters that are not Kubernetes quantities: <minRequests.cpu> <lots>; <maxLimits.memory> <512 Mi>"}
+	{x.msg | some x in v} == {"Pod <tracker> cannot be judged against constraint parameters that are not Kubernetes quantities it can compare: <minRequests.cpu> <lots>; <maxLimits.memory> <512 Mi>"}
 }
 
 test_without_parameters_only_declarations_are_required if {

@@ -37,6 +37,28 @@ is_quantity(x) if parse(x)
 
 # METADATA
 # description: |
+#   comparable holds for a quantity within bounded(): those are the only values the
+#   bundle parses and compares, in both engines.
+comparable(x) if {
+	bounded(x)
+	is_quantity(x)
+}
+
+# METADATA
+# description: |
+#   bounded holds for a text of at most 64 characters whose decimal exponent, if any,
+#   has at most two digits. Kubernetes parses "1e-2147483649" by wrapping its int32
+#   exponent to 2^31-1 and then computes 10^2147483647, in ParseQuantity itself for
+#   some values and in Cmp for others; neither returns. CEL's isQuantity() and quantity()
+#   are that code, so no value outside these bounds may reach them.
+bounded(x) if {
+	s := text(x)
+	count(s) <= 64
+	not regex.match(`[eE][+-]?0*[1-9][0-9]{2,}$`, s)
+}
+
+# METADATA
+# description: |
 #   parse returns {"sign": -1|0|1, "digits": D, "exp": E} with |value| = 0.D × 10^E
 #   (D without leading or trailing zeros); undefined when x is not a quantity.
 parse(x) := q if {

@@ -144,3 +144,14 @@ test_products_beyond_64_bits_stay_exact if {
 	quantity.parse("0.000000001234567891Ei") == quantity.parse("1423359870.431021856")
 	quantity.parse("0.9999999999999999999Ei") == quantity.parse("1152921504606846975.88470785")
 }
+
+test_comparable if {
+	every s in ["100m", "512Mi", 1, "5e99", "5E-99", "1e099", "1Ei", "0.00000000000000000000000000000000000000000000000000000000000001"] {
+		quantity.comparable(s)
+	}
+	every s in ["1e100", "13500.957656115e-2147483649", "1e+0100", "1E-999", "0.000000000000000000000000000000000000000000000000000000000000001", "abc", "1e"] {
+		not quantity.comparable(s)
+	}
+	quantity.bounded("abc")
+	not quantity.bounded("1e-2147483649")
+}
