@@ -3,6 +3,7 @@
 # description: |
 #   Every container (containers, initContainers, ephemeralContainers) declares cpu and
 #   memory requests and limits, within minRequests and maxLimits, requests not above limits.
+#   A request left out stands for its limit, as Kubernetes defaults it in every Pod.
 package k8scontainerresourcebounds
 
 import data.lib.containers
@@ -23,11 +24,11 @@ violation contains {"msg": msg, "details": {"missing": missing}} if {
 	missing := [sprintf("container <%v> has no <%v.%v>", [c.name, kind, res]) |
 		some [kind, res] in _fields
 		some c in _containers
-		not _declared(c, kind, res)
+		not _has(c, kind, res)
 	]
 	count(missing) > 0
 	msg := sprintf(
-		"%v must declare cpu and memory requests and limits in every container (ephemeral containers cannot declare resources, so none is admitted): %v",
+		"%v must declare cpu and memory limits in every container, and requests unless they equal the limits (ephemeral containers cannot declare resources, so none is admitted): %v",
 		[_subject, concat("; ", missing)],
 	)
 }
@@ -50,10 +51,10 @@ violation contains {"msg": msg, "details": {"unparseable": bad}} if {
 # description: Requests below minRequests.
 violation contains {"msg": msg, "details": {"belowMinimum": low, "minRequests": _minimums}} if {
 	not review.is_delete
-	low := [sprintf("container <%v> <requests.%v> <%v> is below <%v>", [c.name, res, _text(c, "requests", res), quantity.text(_minimums[res])]) |
+	low := [sprintf("container <%v> <requests.%v> <%v> is below <%v>", [c.name, res, quantity.text(_request(c, res)), quantity.text(_minimums[res])]) |
 		some res in _resources
 		some c in _containers
-		_compare(_parsed(c, "requests", res), _bound("min", res)) < 0
+		_compare(_quantities[quantity.text(_request(c, res))], _bound("min", res)) < 0
 	]
 	count(low) > 0
 	msg := sprintf("%v requests less than the minimum: %v", [_subject, concat("; ", low)])
@@ -115,6 +116,17 @@ _maximums := object.get(input.parameters, "maxLimits", {})
 _declared(c, kind, res) if c.resources[kind][res] != null
 
 _value(c, kind, res) := c.resources[kind][res] if _declared(c, kind, res)
+
+# Kubernetes sets a Pod container's missing request to its limit (SetDefaults_Pod), but
+# leaves a workload's pod template alone: judging a request left out as its limit
+# admits a Deployment exactly when its Pods would be admitted.
+_request(c, res) := _value(c, "requests", res)
+
+_request(c, res) := _value(c, "limits", res) if not _declared(c, "requests", res)
+
+_has(c, "requests", res) if _request(c, res) != null
+
+_has(c, "limits", res) if _declared(c, "limits", res)
 
 _text(c, kind, res) := quantity.text(_value(c, kind, res))
 

@@ -31,12 +31,23 @@ test_compliant_in_every_spelling if {
 test_missing_values_in_each_container_list if {
 	bare := {"name": "debugger"}
 	_msgs({"containers": [_ok("app"), {"name": "side", "resources": {"limits": {"cpu": "500m"}}}], "initContainers": [{"name": "init", "resources": {"requests": {"cpu": "100m", "memory": null}}}], "ephemeralContainers": [bare]}) == {concat("", [
-		"Pod <tracker> must declare cpu and memory requests and limits in every container (ephemeral containers cannot declare resources, so none is admitted): ",
-		"container <side> has no <requests.cpu>; container <debugger> has no <requests.cpu>; ",
+		"Pod <tracker> must declare cpu and memory limits in every container, and requests unless they equal the limits (ephemeral containers cannot declare resources, so none is admitted): ",
+		"container <debugger> has no <requests.cpu>; ",
 		"container <side> has no <requests.memory>; container <init> has no <requests.memory>; container <debugger> has no <requests.memory>; ",
 		"container <init> has no <limits.cpu>; container <debugger> has no <limits.cpu>; ",
 		"container <side> has no <limits.memory>; container <init> has no <limits.memory>; container <debugger> has no <limits.memory>",
 	])}
+}
+
+_limits_only(cpu, memory) := {"name": "app", "resources": {"limits": {"cpu": cpu, "memory": memory}}}
+
+# Kubernetes sets a Pod's missing requests to its limits but not a pod template's, so
+# a request left out is judged as its limit.
+test_requests_left_out_are_their_limits if {
+	_msgs({"containers": [_limits_only("500m", "512Mi")]}) == set()
+	_msgs({"containers": [_limits_only("50m", "512Mi")]}) == {"Pod <tracker> requests less than the minimum: container <app> <requests.cpu> <50m> is below <100m>"}
+	_msgs({"containers": [{"name": "app", "resources": {"requests": {"cpu": "100m", "memory": null}, "limits": {"cpu": "500m", "memory": "64Mi"}}}]}) == {"Pod <tracker> requests less than the minimum: container <app> <requests.memory> <64Mi> is below <128Mi>"}
+	_msgs({"containers": [_limits_only("1", "512Mi")]}) == {"Pod <tracker> limits more than the maximum: container <app> <limits.cpu> <1> is above <500m>"}
 }
 
 test_unparseable_values_are_violations_not_errors if {
