@@ -1,6 +1,6 @@
 # METADATA
 # title: K8sEdgeNodePlacement
-# description: Pods must be confined to nodes carrying the nodeSelector parameter's labels.
+# description: Pods must be confined to nodes carrying the nodeSelector parameter's labels, by nodeSelector or by required node affinity.
 package k8sedgenodeplacement
 
 import data.lib.review
@@ -9,15 +9,21 @@ import future.keywords.every
 import future.keywords.if
 import future.keywords.in
 
+# A Pod may only run on a node that matches its nodeSelector and, if it has any, one of
+# its required nodeSelectorTerms. It is confined when its nodeSelector requires the
+# labels, or every term does; a DaemonSet's Pods, whose controller adds a term naming
+# one node, are confined by their nodeSelector.
+
 # METADATA
-# description: A required node affinity with terms that allow nodes outside the labels.
-violation contains {"msg": msg, "details": {"required": _required, "escapingTerms": escaping}} if {
+# description: A nodeSelector that lacks the labels, and required node affinity terms that allow nodes without them.
+violation contains {"msg": msg, "details": {"required": _required, "nodeSelector": _selector, "escapingTerms": escaping}} if {
 	_judged
+	not _selector_matches
 	escaping := [term | some term in _terms; not _confines(term)]
 	count(escaping) > 0
 	msg := sprintf(
-		"%v has <%d> required node affinity term(s) that allow nodes outside <%v>; every nodeSelectorTerm must require each label with operator In and only that value",
-		[review.subject(input.review.object), count(escaping), _labels],
+		"%v is not confined to nodes labelled <%v>: nodeSelector <%v> lacks them and <%d> required node affinity term(s) allow other nodes; require the labels in nodeSelector, or in every nodeSelectorTerm with operator In and only that value",
+		[review.subject(input.review.object), _labels, _pairs(_selector), count(escaping)],
 	)
 }
 

@@ -44,20 +44,33 @@ test_unconfined_pods if {
 }
 
 test_affinity_terms_that_escape if {
-	want := "Pod <tracker> has <%d> required node affinity term(s) that allow nodes outside <node-type=edge>; every nodeSelectorTerm must require each label with operator In and only that value"
-	not_in := {"matchExpressions": [{"key": "node-type", "operator": "NotIn", "values": ["cloud"]}]}
-	exists := {"matchExpressions": [{"key": "node-type", "operator": "Exists"}]}
-	wider := {"matchExpressions": [{"key": "node-type", "operator": "In", "values": ["edge", "cloud"]}]}
-	empty := {"matchExpressions": [{"key": "node-type", "operator": "In", "values": []}]}
-	other := {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
-	fields := {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}
-	every term in [not_in, exists, wider, empty, other, fields] {
-		_msgs({"affinity": _affinity([term])}) == {sprintf(want, [1])}
+	want := "Pod <tracker> is not confined to nodes labelled <node-type=edge>: nodeSelector <%v> lacks them and <%d> required node affinity term(s) allow other nodes; require the labels in nodeSelector, or in every nodeSelectorTerm with operator In and only that value"
+	every term in [_not_in, _exists, _wider, _empty, _other, _fields] {
+		_msgs({"affinity": _affinity([term])}) == {sprintf(want, ["", 1])}
 	}
-
-	# A matching nodeSelector does not excuse an affinity term that allows other nodes.
-	_msgs({"nodeSelector": {"node-type": "edge"}, "affinity": _affinity([_edge_term, other, wider])}) == {sprintf(want, [2])}
+	_msgs({"nodeSelector": {"node-type": "cloud"}, "affinity": _affinity([_edge_term, _other, _wider])}) == {sprintf(want, ["node-type=cloud", 2])}
 }
+
+# The nodeSelector and the required terms must both match a node, so a nodeSelector
+# that requires the labels confines the Pod whatever its terms allow. A DaemonSet's
+# Pods rely on this: the controller adds a term naming the one node each Pod is for.
+test_node_selector_confines_whatever_the_terms if {
+	every term in [_not_in, _exists, _wider, _empty, _other, _fields] {
+		_msgs({"nodeSelector": {"node-type": "edge"}, "affinity": _affinity([term, _edge_term])}) == set()
+	}
+}
+
+_not_in := {"matchExpressions": [{"key": "node-type", "operator": "NotIn", "values": ["cloud"]}]}
+
+_exists := {"matchExpressions": [{"key": "node-type", "operator": "Exists"}]}
+
+_wider := {"matchExpressions": [{"key": "node-type", "operator": "In", "values": ["edge", "cloud"]}]}
+
+_empty := {"matchExpressions": [{"key": "node-type", "operator": "In", "values": []}]}
+
+_other := {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+
+_fields := {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}
 
 test_details_carry_the_data if {
 	v := _violations({"object": _pod({"nodeSelector": {"node-type": "cloud"}})})
@@ -73,7 +86,7 @@ test_update_changing_placement_or_an_expanded_workload_is_judged if {
 	count(_violations({"operation": "UPDATE", "oldObject": _pod({"nodeSelector": {"node-type": "edge"}}), "object": _pod({})})) == 1
 	count(_violations({"operation": "UPDATE", "object": _pod({})})) == 1
 	old := _pod({"nodeSelector": {"node-type": "edge"}})
-	new := _pod({"nodeSelector": {"node-type": "edge"}, "affinity": _affinity([{"matchExpressions": [{"key": "node-type", "operator": "Exists"}]}])})
+	new := _pod({"affinity": _affinity([_exists])})
 	count(_violations({"operation": "UPDATE", "oldObject": old, "object": new})) == 1
 }
 
