@@ -1,6 +1,6 @@
 # METADATA
 # title: K8sEdgeAllowedImages
-# description: Images come from allowed repositories, carry an allowed tag and, if required, a digest.
+# description: Images come from allowed repositories, carry an allowed tag or a digest and, if required, a digest.
 package k8sedgeallowedimages
 
 import data.lib.containers
@@ -22,15 +22,16 @@ violation contains {"msg": msg, "details": {"images": bad, "repositories": _repo
 }
 
 # METADATA
-# description: Images without a tag (the runtime would pull an implicit latest).
+# description: Images with neither a tag nor a digest (the runtime would pull an implicit latest).
 violation contains {"msg": msg, "details": {"images": bad}} if {
 	not review.is_delete
 	bad := [sprintf("container <%v> image <%v>", [c.name, c.image]) |
 		some c in _containers
 		_reference(c.image).tag == ""
+		not _pinned(c.image)
 	]
 	count(bad) > 0
-	msg := sprintf("%v has images without a tag (implicit latest): %v", [_subject, concat("; ", bad)])
+	msg := sprintf("%v has images with neither a tag nor an @sha256 digest (implicit latest): %v", [_subject, concat("; ", bad)])
 }
 
 # METADATA
@@ -53,7 +54,7 @@ violation contains {"msg": msg, "details": {"images": bad}} if {
 	object.get(input.parameters, "requireDigest", false) == true
 	bad := [sprintf("container <%v> image <%v>", [c.name, c.image]) |
 		some c in _containers
-		not regex.match(`^sha256:[a-f0-9]{64}$`, _reference(c.image).digest)
+		not _pinned(c.image)
 	]
 	count(bad) > 0
 	msg := sprintf("%v has images not pinned by an @sha256:<64 hex> digest: %v", [_subject, concat("; ", bad)])
@@ -71,6 +72,9 @@ _allowed_repository(repository) if {
 	some allowed in _repositories
 	repository == allowed
 }
+
+# A digest names one image exactly, so a digest-only reference is not an implicit latest.
+_pinned(image) if regex.match(`^sha256:[a-f0-9]{64}$`, _reference(image).digest)
 
 _allowed_repository(repository) if {
 	some allowed in _repositories

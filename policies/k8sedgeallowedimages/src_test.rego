@@ -25,9 +25,10 @@ test_repositories_match_whole_segments if {
 	}
 }
 
-test_tag_required if {
-	_msgs(["registry.example.com/scm/tracker", "registry.example.com:5000/edge/x", "registry.example.com/scm/y:"]) == {"Pod <tracker> has images without a tag (implicit latest): container <c0> image <registry.example.com/scm/tracker>; container <c1> image <registry.example.com:5000/edge/x>; container <c2> image <registry.example.com/scm/y:>"}
-	_msgs(["registry.example.com/scm/tracker@sha256:0123"]) == {"Pod <tracker> has images without a tag (implicit latest): container <c0> image <registry.example.com/scm/tracker@sha256:0123>"}
+test_tag_or_digest_required if {
+	_msgs(["registry.example.com/scm/tracker", "registry.example.com:5000/edge/x", "registry.example.com/scm/y:", "registry.example.com/scm/z@sha256:0123"]) == {"Pod <tracker> has images with neither a tag nor an @sha256 digest (implicit latest): container <c0> image <registry.example.com/scm/tracker>; container <c1> image <registry.example.com:5000/edge/x>; container <c2> image <registry.example.com/scm/y:>; container <c3> image <registry.example.com/scm/z@sha256:0123>"}
+	digest := concat("", ["sha256:", concat("", ["0123456789abcdef" | some _ in numbers.range(1, 4)])])
+	_msgs([sprintf("registry.example.com/scm/tracker@%v", [digest])]) == set()
 }
 
 test_disallowed_tags if {
