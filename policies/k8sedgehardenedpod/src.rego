@@ -19,7 +19,7 @@ violation contains {"msg": msg, "details": {"check": check, "offenders": offende
 	msg := sprintf("%v %v: %v", [_subject, _wants[check], concat("; ", offenders)])
 }
 
-_checks := ["runAsNonRoot", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "dropAll", "addedCapabilities", "hostNamespaces", "hostPath", "hostPort", "probes"]
+_checks := ["runAsNonRoot", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "dropAll", "addedCapabilities", "hostNamespaces", "hostPath", "hostPort", "unconfined", "probes"]
 
 _wants := {
 	"runAsNonRoot": "must run as non-root (runAsNonRoot: true, on the container or the pod)",
@@ -31,6 +31,7 @@ _wants := {
 	"hostNamespaces": "must not share host namespaces",
 	"hostPath": "must not mount hostPath volumes",
 	"hostPort": "must not use hostPort",
+	"unconfined": "must not opt out of seccomp, AppArmor or /proc masking",
 	"probes": "must give every regular container readiness and liveness probes",
 }
 
@@ -70,6 +71,31 @@ _offenders["hostPort"] := [sprintf("container <%v> hostPort <%v>", [c.name, p.ho
 	some c in _containers
 	some p in object.get(c, "ports", [])
 	object.get(p, "hostPort", 0) != 0
+]
+
+# Explicit opt-outs of the runtime's confinement, pod-wide and per container, including
+# the AppArmor annotation Kubernetes still honours beside the appArmorProfile field.
+_offenders["unconfined"] := array.concat(_unconfined_pod, array.concat(_unconfined_containers, _unconfined_annotations))
+
+_unconfined_pod := [sprintf("pod <%v> <Unconfined>", [field]) |
+	some field in ["seccompProfile", "appArmorProfile"]
+	object.get(_spec, ["securityContext", field, "type"], "") == "Unconfined"
+]
+
+_unconfined_containers := [sprintf("container <%v> <%v> <%v>", [c.name, field, value]) |
+	some c in _containers
+	some [field, value] in [["seccompProfile", "Unconfined"], ["appArmorProfile", "Unconfined"], ["procMount", "Unmasked"]]
+	_opt_out(c, field) == value
+]
+
+_opt_out(c, "procMount") := _sc(c, "procMount")
+
+_opt_out(c, field) := object.get(c, ["securityContext", field, "type"], null) if field != "procMount"
+
+_unconfined_annotations := [sprintf("annotation <%v> <unconfined>", [key]) |
+	some c in _containers
+	key := concat("", ["container.apparmor.security.beta.kubernetes.io/", c.name])
+	object.get(input.review.object, ["metadata", "annotations", key], "") == "unconfined"
 ]
 
 _offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) |

@@ -66,3 +66,26 @@ test_delete_is_never_judged if {
 	v := k8sedgehardenedpod.violation with input as {"review": {"operation": "DELETE", "object": {"kind": "Pod", "spec": {"containers": [{"name": "x"}]}}}, "parameters": {}}
 	count(v) == 0
 }
+
+test_confinement_opt_outs if {
+	_msgs({"containers": [_app], "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}, "appArmorProfile": {"type": "RuntimeDefault"}}}) == set()
+	confined := object.union(_app, {"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "edge.json"}, "procMount": "Default"}})
+	_msgs({"containers": [confined]}) == set()
+
+	loose := object.union(_app, {"securityContext": {"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}, "procMount": "Unmasked"}})
+	_msgs({"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}}, "containers": [_app, loose]}) == {concat("", [
+		"Pod <tracker> must not opt out of seccomp, AppArmor or /proc masking: ",
+		"pod <seccompProfile> <Unconfined>; pod <appArmorProfile> <Unconfined>; ",
+		"container <app> <seccompProfile> <Unconfined>; container <app> <appArmorProfile> <Unconfined>; container <app> <procMount> <Unmasked>",
+	])}
+}
+
+test_apparmor_annotation_opt_out if {
+	pod := object.union(_pod({"containers": [_app]}), {"metadata": {"annotations": {
+		"container.apparmor.security.beta.kubernetes.io/app": "unconfined",
+		"container.apparmor.security.beta.kubernetes.io/gone": "unconfined",
+	}}})
+	{x.msg | some x in _violations(pod)} == {"Pod <tracker> must not opt out of seccomp, AppArmor or /proc masking: annotation <container.apparmor.security.beta.kubernetes.io/app> <unconfined>"}
+	default_profile := object.union(pod, {"metadata": {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": "runtime/default"}}})
+	count(_violations(default_profile)) == 0
+}
