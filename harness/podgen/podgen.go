@@ -136,6 +136,15 @@ func (g *Generator) Container(name string) Obj {
 	if !g.chance(0.05) {
 		c["resources"] = g.Resources()
 	}
+	if g.chance(0.1) {
+		env, envFrom := g.env()
+		if env != nil {
+			c["env"] = env
+		}
+		if envFrom != nil {
+			c["envFrom"] = envFrom
+		}
+	}
 	if !g.chance(0.1) {
 		sc := Obj{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": Obj{"drop": []any{"ALL"}}}
 		if g.chance(0.05) {
@@ -143,6 +152,12 @@ func (g *Generator) Container(name string) Obj {
 		}
 		if g.chance(0.05) {
 			sc["capabilities"] = Obj{"drop": []any{"ALL"}, "add": []any{g.pick("NET_ADMIN", "NET_BIND_SERVICE")}}
+		}
+		if g.chance(0.05) {
+			sc[g.pick("seccompProfile", "appArmorProfile")] = g.profile()
+		}
+		if g.chance(0.03) {
+			sc["procMount"] = g.pick("Default", "Unmasked")
 		}
 		c["securityContext"] = sc
 	}
@@ -153,11 +168,45 @@ func (g *Generator) Container(name string) Obj {
 	return c
 }
 
+// env returns env and envFrom lists that set TRACKING_ENABLED (or may) by value,
+// from the validated ConfigMap or from sources no constraint can check.
+func (g *Generator) env() (env, envFrom []any) {
+	switch g.r.IntN(6) {
+	case 0:
+		env = []any{Obj{"name": "TRACKING_ENABLED", "value": g.pick("true", "false", "on", "")}}
+	case 1:
+		env = []any{Obj{"name": "TRACKING_ENABLED"}}
+	case 2:
+		env = []any{Obj{"name": "TRACKING_ENABLED", "valueFrom": Obj{"configMapKeyRef": Obj{"name": g.pick("supply-chain-config", "other"), "key": g.pick("sync_enabled", "tracking_enabled")}}}}
+	case 3:
+		env = []any{Obj{"name": "TRACKING_ENABLED", "valueFrom": Obj{"secretKeyRef": Obj{"name": "flags", "key": "tracking"}}}}
+	}
+	switch g.r.IntN(3) {
+	case 0:
+		envFrom = []any{Obj{"configMapRef": Obj{"name": "supply-chain-config"}}}
+	case 1:
+		envFrom = []any{Obj{"configMapRef": Obj{"name": "supply-chain-config"}}, Obj{"prefix": "TRACKING_", "secretRef": Obj{"name": "flags"}}}
+	}
+	return env, envFrom
+}
+
+// profile returns a seccomp or AppArmor profile, confining or not.
+func (g *Generator) profile() Obj {
+	if g.chance(0.3) {
+		return Obj{"type": "Localhost", "localhostProfile": "edge.json"}
+	}
+	return Obj{"type": g.pick("RuntimeDefault", "Unconfined")}
+}
+
 // PodSpec returns a random pod spec.
 func (g *Generator) PodSpec() Obj {
 	spec := Obj{}
 	if !g.chance(0.1) {
-		spec["securityContext"] = Obj{"runAsNonRoot": true, "runAsUser": int64(65532)}
+		sc := Obj{"runAsNonRoot": true, "runAsUser": int64(65532)}
+		if g.chance(0.05) {
+			sc[g.pick("seccompProfile", "appArmorProfile")] = g.profile()
+		}
+		spec["securityContext"] = sc
 	}
 	if !g.chance(0.1) {
 		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")
@@ -241,7 +290,13 @@ func (g *Generator) expression() Obj {
 func (g *Generator) Pod(namespace, name string) Obj {
 	spec := g.PodSpec()
 	if g.chance(0.8) {
-		return Obj{"apiVersion": "v1", "kind": "Pod", "metadata": Obj{"name": name, "namespace": namespace}, "spec": spec}
+		meta := Obj{"name": name, "namespace": namespace}
+		if cs, _ := spec["containers"].([]any); len(cs) > 0 && g.chance(0.03) {
+			// The AppArmor annotation Kubernetes still honours beside the field.
+			c, _ := cs[0].(Obj)
+			meta["annotations"] = Obj{"container.apparmor.security.beta.kubernetes.io/" + fmt.Sprint(c["name"]): g.pick("unconfined", "runtime/default")}
+		}
+		return Obj{"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 	}
 	delete(spec, "ephemeralContainers") // not part of a pod template
 	return Workload(g.pick("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"), namespace, name, spec)

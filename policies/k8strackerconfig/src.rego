@@ -58,20 +58,78 @@ violation contains {"msg": msg, "details": {"outOfBounds": bad}} if {
 }
 
 # METADATA
-# description: Boolean env vars of pod containers that are not "true" or "false".
+# description: |
+#   Boolean env vars of pod containers that are not "true" or "false", or that take their
+#   value from anywhere but a boolean key of the tracker's ConfigMap (which this template
+#   validates) — another ConfigMap, a Secret or a field would go unchecked.
 violation contains {"msg": msg, "details": {"invalid": bad}} if {
 	not review.is_delete
-	bad := [sprintf("container <%v> env <%v> <%v>", [c.name, e.name, e.value]) |
-		some c in containers.of(object.get(input.review.object, "spec", {}))
+	set := [sprintf("container <%v> env <%v> %v", [c.name, e.name, _env_problem(e)]) |
+		some c in _containers
 		some e in object.get(c, "env", [])
 		e.name in _boolean_env
-		not e.value in _booleans
+		not _env_ok(e)
 	]
+	unset := [sprintf("container <%v> env <%v> may come from an envFrom source other than ConfigMap <%v>; set it in env", [c.name, name, _config_map_name]) |
+		some c in _containers
+		some name in _boolean_env
+		not _sets_env(c, name)
+		_unvalidated_env_from(c)
+	]
+	bad := array.concat(set, unset)
 	count(bad) > 0
 	msg := sprintf("%v sets env vars that must be \"true\" or \"false\": %v", [_subject, concat("; ", bad)])
 }
 
 _booleans := ["true", "false"]
+
+# An env var without a value, or with a null one, is set to "".
+_literal(e) := object.get(e, "value", null) if object.get(e, "value", null) != null
+
+_literal(e) := "" if object.get(e, "value", null) == null
+
+_from(e) if {
+	object.get(e, "value", null) == null
+	object.get(e, "valueFrom", null) != null
+}
+
+_env_ok(e) if {
+	not _from(e)
+	_literal(e) in _booleans
+}
+
+_env_ok(e) if {
+	_from(e)
+	ref := e.valueFrom.configMapKeyRef
+	ref.name == _config_map_name
+	ref.key in _boolean_keys
+}
+
+_env_problem(e) := sprintf("<%v>", [_literal(e)]) if not _from(e)
+
+_env_problem(e) := sprintf("comes from outside the boolean keys of ConfigMap <%v>", [_config_map_name]) if _from(e)
+
+_config_map_name := object.get(input.parameters, "configMapName", "")
+
+_containers := containers.of(object.get(input.review.object, "spec", {}))
+
+_sets_env(c, name) if {
+	some e in object.get(c, "env", [])
+	e.name == name
+}
+
+_unvalidated_env_from(c) if {
+	some f in object.get(c, "envFrom", [])
+	not _validated_source(f)
+}
+
+# The validated ConfigMap's keys are its known keys, none of them a booleanEnv name, so
+# envFrom it cannot set one; any other source may (an env entry would override it).
+_validated_source(f) if {
+	_config_map_name != ""
+	object.get(f, ["configMapRef", "name"], null) == _config_map_name
+	object.get(f, "secretRef", null) == null
+}
 
 _subject := review.subject(input.review.object)
 

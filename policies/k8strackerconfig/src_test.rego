@@ -63,12 +63,43 @@ test_duration_bounds if {
 test_tracking_enabled_env if {
 	pod := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {
 		"containers": [{"name": "tracker", "env": [{"name": "TRACKING_ENABLED", "value": "yes"}, {"name": "OTHER", "value": "x"}]}],
-		"initContainers": [{"name": "init", "env": [{"name": "TRACKING_ENABLED", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]}],
+		"initContainers": [{"name": "init", "env": [{"name": "TRACKING_ENABLED", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_enabled"}}}]}],
 		"ephemeralContainers": [{"name": "debug", "env": [{"name": "TRACKING_ENABLED", "value": true}]}],
 	}}
 	_msgs(pod) == {"Pod <tracker> sets env vars that must be \"true\" or \"false\": container <tracker> env <TRACKING_ENABLED> <yes>; container <debug> env <TRACKING_ENABLED> <true>"}
 	ok := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": [{"name": "TRACKING_ENABLED", "value": "true"}]}]}}
 	_msgs(ok) == set()
+}
+
+_from(source) := {"name": "TRACKING_ENABLED", "valueFrom": source}
+
+# Only the tracker's ConfigMap is validated, so a value from anywhere else is refused.
+test_tracking_enabled_from_elsewhere if {
+	pod := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {"containers": [{"name": "tracker", "env": [
+		_from({"configMapKeyRef": {"name": "other-config", "key": "tracking_enabled"}}),
+		_from({"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_interval"}}),
+		_from({"secretKeyRef": {"name": "s", "key": "k"}}),
+		{"name": "TRACKING_ENABLED"},
+		{"name": "TRACKING_ENABLED", "value": null},
+	]}]}}
+	_msgs(pod) == {concat("", [
+		"Pod <tracker> sets env vars that must be \"true\" or \"false\": ",
+		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
+		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
+		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
+		"container <tracker> env <TRACKING_ENABLED> <>; container <tracker> env <TRACKING_ENABLED> <>",
+	])}
+}
+
+# An envFrom source other than the validated ConfigMap may set TRACKING_ENABLED unless
+# an env entry overrides it.
+test_tracking_enabled_from_env_from if {
+	pod := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {"containers": [
+		{"name": "a", "envFrom": [{"configMapRef": {"name": "supply-chain-config"}}]},
+		{"name": "b", "envFrom": [{"configMapRef": {"name": "supply-chain-config"}}, {"prefix": "TRACKING_", "secretRef": {"name": "s"}}, {"configMapRef": {"name": "other"}}]},
+		{"name": "c", "env": [{"name": "TRACKING_ENABLED", "value": "false"}], "envFrom": [{"configMapRef": {"name": "other"}}]},
+	]}}
+	_msgs(pod) == {"Pod <tracker> sets env vars that must be \"true\" or \"false\": container <b> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env"}
 }
 
 test_delete_is_never_judged if {
