@@ -159,6 +159,9 @@ func (g *Generator) Container(name string) Obj {
 		if g.chance(0.03) {
 			sc["procMount"] = g.pick("Default", "Unmasked")
 		}
+		if g.chance(0.03) {
+			sc["seLinuxOptions"] = g.seLinux()
+		}
 		c["securityContext"] = sc
 	}
 	if !g.chance(0.1) {
@@ -190,6 +193,15 @@ func (g *Generator) env() (env, envFrom []any) {
 	return env, envFrom
 }
 
+// seLinux returns SELinux options, within Pod Security's baseline or not.
+func (g *Generator) seLinux() Obj {
+	o := Obj{"type": g.pick("container_t", "spc_t", "", "container_init_t")}
+	if g.chance(0.3) {
+		o[g.pick("user", "role", "level")] = g.pick("system_u", "", "s0:c1")
+	}
+	return o
+}
+
 // profile returns a seccomp or AppArmor profile, confining or not.
 func (g *Generator) profile() Obj {
 	if g.chance(0.3) {
@@ -206,7 +218,19 @@ func (g *Generator) PodSpec() Obj {
 		if g.chance(0.05) {
 			sc[g.pick("seccompProfile", "appArmorProfile")] = g.profile()
 		}
+		if g.chance(0.03) {
+			sc["seLinuxOptions"] = g.seLinux()
+		}
 		spec["securityContext"] = sc
+	}
+	if g.chance(0.05) {
+		spec["volumes"] = []any{
+			Obj{"name": "cfg", "configMap": Obj{"name": "supply-chain-config"}},
+			Obj{"name": "extra", g.pick("emptyDir", "nfs", "image", "hostPath", "projected"): Obj{}},
+		}
+	}
+	if g.chance(0.05) {
+		spec["restartPolicy"] = g.pick("Always", "OnFailure", "Never")
 	}
 	if !g.chance(0.1) {
 		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")

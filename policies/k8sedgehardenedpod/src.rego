@@ -19,7 +19,7 @@ violation contains {"msg": msg, "details": {"check": check, "offenders": offende
 	msg := sprintf("%v %v: %v", [_subject, _wants[check], concat("; ", offenders)])
 }
 
-_checks := ["runAsNonRoot", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "dropAll", "addedCapabilities", "hostNamespaces", "hostPath", "hostPort", "unconfined", "probes"]
+_checks := ["runAsNonRoot", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "dropAll", "addedCapabilities", "hostNamespaces", "hostPath", "volumeTypes", "hostPort", "unconfined", "probes"]
 
 _wants := {
 	"runAsNonRoot": "must run as non-root (runAsNonRoot: true, on the container or the pod)",
@@ -30,9 +30,10 @@ _wants := {
 	"addedCapabilities": sprintf("may add only capabilities <%v>", [concat(", ", _allowed_capabilities)]),
 	"hostNamespaces": "must not share host namespaces",
 	"hostPath": "must not mount hostPath volumes",
+	"volumeTypes": sprintf("may use only volume types <%v>", [concat(", ", _allowed_volume_types)]),
 	"hostPort": "must not use hostPort",
-	"unconfined": "must not opt out of seccomp, AppArmor or /proc masking",
-	"probes": "must give every regular container readiness and liveness probes",
+	"unconfined": "must not opt out of seccomp, AppArmor, SELinux or /proc masking",
+	"probes": "must give every regular container of a long-running pod (restartPolicy Always) readiness and liveness probes",
 }
 
 _subject := review.subject(input.review.object)
@@ -42,6 +43,8 @@ _spec := object.get(input.review.object, "spec", {})
 _containers := containers.of(_spec)
 
 _allowed_capabilities := object.get(input.parameters, "allowedCapabilities", [])
+
+_allowed_volume_types := object.get(input.parameters, "allowedVolumeTypes", ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"])
 
 _pod_non_root := object.get(_spec, ["securityContext", "runAsNonRoot"], null)
 
@@ -67,6 +70,16 @@ _offenders["hostNamespaces"] := [sprintf("<%v>", [field]) | some field in ["host
 
 _offenders["hostPath"] := [sprintf("volume <%v>", [v.name]) | some v in object.get(_spec, "volumes", []); _ = v.hostPath]
 
+# Volume types outside the list (by default Pod Security's restricted one) reach the
+# node or the network as root (nfs, iscsi, flexVolume, gitRepo) or pull an image from
+# anywhere (image); hostPath has its own check.
+_offenders["volumeTypes"] := [sprintf("volume <%v> <%v>", [v.name, type]) |
+	some v in object.get(_spec, "volumes", [])
+	some type, _ in v
+	not type in {"name", "hostPath"}
+	not type in _allowed_volume_types
+]
+
 _offenders["hostPort"] := [sprintf("container <%v> hostPort <%v>", [c.name, p.hostPort]) |
 	some c in _containers
 	some p in object.get(c, "ports", [])
@@ -75,7 +88,31 @@ _offenders["hostPort"] := [sprintf("container <%v> hostPort <%v>", [c.name, p.ho
 
 # Explicit opt-outs of the runtime's confinement, pod-wide and per container, including
 # the AppArmor annotation Kubernetes still honours beside the appArmorProfile field.
-_offenders["unconfined"] := array.concat(_unconfined_pod, array.concat(_unconfined_containers, _unconfined_annotations))
+_offenders["unconfined"] := array.concat(
+	array.concat(_unconfined_pod, _selinux(_spec, "pod")),
+	array.concat(array.concat(_unconfined_containers, _unconfined_selinux), _unconfined_annotations),
+)
+
+_unconfined_selinux := [p | some c in _containers; some p in _selinux(c, sprintf("container <%v>", [c.name]))]
+
+# SELinux as Pod Security's baseline allows it: no user or role, and only the
+# container types (spc_t, for one, is unconfined).
+_selinux(x, who) := [sprintf("%v <seLinuxOptions.%v> <%v>", [who, field, value]) |
+	options := _selinux_options(x)
+	some field in ["type", "user", "role"]
+	value := object.get(options, field, null)
+	not value in {null, ""}
+	_selinux_refused(field, value)
+]
+
+_selinux_options(x) := o if {
+	o := object.get(x, ["securityContext", "seLinuxOptions"], {})
+	is_object(o)
+}
+
+_selinux_refused("type", value) if not value in {"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+_selinux_refused(field, _) if field != "type"
 
 _unconfined_pod := [sprintf("pod <%v> <Unconfined>", [field]) |
 	some field in ["seccompProfile", "appArmorProfile"]
@@ -98,7 +135,9 @@ _unconfined_annotations := [sprintf("annotation <%v> <unconfined>", [key]) |
 	object.get(input.review.object, ["metadata", "annotations", key], "") == "unconfined"
 ]
 
+# A Job's pods run to completion (restartPolicy OnFailure or Never): nothing to probe.
 _offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) |
+	object.get(_spec, "restartPolicy", "Always") == "Always"
 	some probe in ["readinessProbe", "livenessProbe"]
 	some c in object.get(_spec, "containers", [])
 	object.get(c, probe, null) == null

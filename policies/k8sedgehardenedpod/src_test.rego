@@ -1,6 +1,7 @@
 package k8sedgehardenedpod_test
 
 import data.k8sedgehardenedpod
+import future.keywords.every
 import future.keywords.if
 import future.keywords.in
 
@@ -59,7 +60,37 @@ test_host_access if {
 test_probes_on_regular_containers_only if {
 	bare := {"name": "bare", "securityContext": _hardened}
 	half := object.union(bare, {"name": "half", "readinessProbe": _probe})
-	_msgs({"containers": [bare, half, _app], "initContainers": [object.union(bare, {"name": "init"})]}) == {"Pod <tracker> must give every regular container readiness and liveness probes: container <bare> has no <readinessProbe>; container <bare> has no <livenessProbe>; container <half> has no <livenessProbe>"}
+	_msgs({"containers": [bare, half, _app], "initContainers": [object.union(bare, {"name": "init"})]}) == {"Pod <tracker> must give every regular container of a long-running pod (restartPolicy Always) readiness and liveness probes: container <bare> has no <readinessProbe>; container <bare> has no <livenessProbe>; container <half> has no <livenessProbe>"}
+}
+
+test_job_pods_need_no_probes if {
+	bare := {"name": "bare", "securityContext": _hardened}
+	every policy in ["OnFailure", "Never"] {
+		_msgs({"containers": [bare], "restartPolicy": policy}) == set()
+	}
+	count(_msgs({"containers": [bare], "restartPolicy": "Always"})) == 1
+}
+
+test_volume_types if {
+	volumes := [
+		{"name": "cfg", "configMap": {"name": "c"}}, {"name": "tmp", "emptyDir": {}}, {"name": "tok", "projected": {"sources": []}},
+		{"name": "nfs", "nfs": {"server": "198.18.0.1", "path": "/"}}, {"name": "tools", "image": {"reference": "evil.io/tools:latest"}},
+		{"name": "root", "hostPath": {"path": "/"}},
+	]
+	_msgs({"containers": [_app], "volumes": volumes}) == {
+		"Pod <tracker> must not mount hostPath volumes: volume <root>",
+		"Pod <tracker> may use only volume types <configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, secret>: volume <nfs> <nfs>; volume <tools> <image>",
+	}
+	v := k8sedgehardenedpod.violation with input as {"review": {"object": _pod({"containers": [_app], "volumes": volumes})}, "parameters": {"allowedVolumeTypes": ["configMap", "emptyDir", "projected", "nfs", "image"]}}
+	{x.msg | some x in v} == {"Pod <tracker> must not mount hostPath volumes: volume <root>"}
+}
+
+test_selinux_opt_outs if {
+	_msgs({"containers": [object.union(_app, {"securityContext": {"seLinuxOptions": {"type": "container_t", "level": "s0:c1,c2"}}})], "securityContext": {"runAsNonRoot": true, "seLinuxOptions": {"type": "", "user": null}}}) == set()
+	_msgs({"containers": [object.union(_app, {"securityContext": {"seLinuxOptions": {"type": "spc_t", "role": "sysadm_r"}}})], "securityContext": {"runAsNonRoot": true, "seLinuxOptions": {"user": "system_u"}}}) == {concat("", [
+		"Pod <tracker> must not opt out of seccomp, AppArmor, SELinux or /proc masking: ",
+		"pod <seLinuxOptions.user> <system_u>; container <app> <seLinuxOptions.type> <spc_t>; container <app> <seLinuxOptions.role> <sysadm_r>",
+	])}
 }
 
 test_delete_is_never_judged if {
@@ -74,7 +105,7 @@ test_confinement_opt_outs if {
 
 	loose := object.union(_app, {"securityContext": {"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}, "procMount": "Unmasked"}})
 	_msgs({"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}}, "containers": [_app, loose]}) == {concat("", [
-		"Pod <tracker> must not opt out of seccomp, AppArmor or /proc masking: ",
+		"Pod <tracker> must not opt out of seccomp, AppArmor, SELinux or /proc masking: ",
 		"pod <seccompProfile> <Unconfined>; pod <appArmorProfile> <Unconfined>; ",
 		"container <app> <seccompProfile> <Unconfined>; container <app> <appArmorProfile> <Unconfined>; container <app> <procMount> <Unmasked>",
 	])}
@@ -85,7 +116,7 @@ test_apparmor_annotation_opt_out if {
 		"container.apparmor.security.beta.kubernetes.io/app": "unconfined",
 		"container.apparmor.security.beta.kubernetes.io/gone": "unconfined",
 	}}})
-	{x.msg | some x in _violations(pod)} == {"Pod <tracker> must not opt out of seccomp, AppArmor or /proc masking: annotation <container.apparmor.security.beta.kubernetes.io/app> <unconfined>"}
+	{x.msg | some x in _violations(pod)} == {"Pod <tracker> must not opt out of seccomp, AppArmor, SELinux or /proc masking: annotation <container.apparmor.security.beta.kubernetes.io/app> <unconfined>"}
 	default_profile := object.union(pod, {"metadata": {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": "runtime/default"}}})
 	count(_violations(default_profile)) == 0
 }
