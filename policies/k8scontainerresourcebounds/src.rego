@@ -87,6 +87,17 @@ violation contains {"msg": msg, "details": {"requestAboveLimit": over}} if {
 }
 
 # METADATA
+# description: |
+#   Pod-level resources (spec.resources, beta and on by default from Kubernetes 1.34):
+#   a pod request reserves node capacity beyond any container's bounds.
+violation contains {"msg": msg, "details": {"podResources": resources}} if {
+	not review.is_delete
+	resources := object.get(input.review.object, ["spec", "resources"], null)
+	not resources in {null, {}}
+	msg := sprintf("%v declares pod-level resources <spec.resources>; the bounds apply per container, so declare resources on each container instead", [_subject])
+}
+
+# METADATA
 # description: Constraint parameters that are not quantities (the bound is then not applied).
 violation contains {"msg": msg, "details": {"invalidParameters": bad}} if {
 	not review.is_delete

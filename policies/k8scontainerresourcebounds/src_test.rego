@@ -125,6 +125,13 @@ test_update_and_ephemeral_containers_are_judged if {
 	count(_violations({"operation": "UPDATE", "subResource": "ephemeralcontainers", "oldObject": old, "object": debugged})) == 1
 }
 
+test_pod_level_resources if {
+	want := {"Pod <tracker> declares pod-level resources <spec.resources>; the bounds apply per container, so declare resources on each container instead"}
+	_msgs({"containers": [_ok("app")], "resources": {"requests": {"cpu": "4"}, "limits": {"cpu": "8"}}}) == want
+	_msgs({"containers": [_ok("app")], "resources": {}}) == set()
+	_msgs({"containers": [_ok("app")], "resources": null}) == set()
+}
+
 test_delete_is_never_judged if {
 	count(_violations({"operation": "DELETE", "object": _pod({"containers": [{"name": "app"}]})})) == 0
 }
