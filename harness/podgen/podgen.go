@@ -171,10 +171,10 @@ func (g *Generator) Container(name string) Obj {
 	return c
 }
 
-// env returns env and envFrom lists that set TRACKING_ENABLED (or may) by value,
+// env returns env and envFrom lists that set tracker settings (or may) by value,
 // from the validated ConfigMap or from sources no constraint can check.
 func (g *Generator) env() (env, envFrom []any) {
-	switch g.r.IntN(6) {
+	switch g.r.IntN(8) {
 	case 0:
 		env = []any{Obj{"name": "TRACKING_ENABLED", "value": g.pick("true", "false", "on", "")}}
 	case 1:
@@ -183,12 +183,21 @@ func (g *Generator) env() (env, envFrom []any) {
 		env = []any{Obj{"name": "TRACKING_ENABLED", "valueFrom": Obj{"configMapKeyRef": Obj{"name": g.pick("supply-chain-config", "other"), "key": g.pick("sync_enabled", "tracking_enabled")}}}}
 	case 3:
 		env = []any{Obj{"name": "TRACKING_ENABLED", "valueFrom": Obj{"secretKeyRef": Obj{"name": "flags", "key": "tracking"}}}}
+	case 4:
+		env = []any{Obj{"name": g.pick("sync_interval", "cache_ttl"), "value": g.pick("30s", "720h", "1m30s", "9999999999h", "")}}
+	case 5:
+		key := g.pick("sync_interval", "cache_ttl", "sync_enabled")
+		env = []any{Obj{"name": g.pick("sync_interval", "sync_enabled"), "valueFrom": Obj{"configMapKeyRef": Obj{"name": "supply-chain-config", "key": key}}}}
 	}
-	switch g.r.IntN(3) {
+	config := Obj{"configMapRef": Obj{"name": "supply-chain-config"}}
+	other := Obj{"prefix": "TRACKING_", "secretRef": Obj{"name": "flags"}}
+	switch g.r.IntN(4) {
 	case 0:
-		envFrom = []any{Obj{"configMapRef": Obj{"name": "supply-chain-config"}}}
+		envFrom = []any{config}
 	case 1:
-		envFrom = []any{Obj{"configMapRef": Obj{"name": "supply-chain-config"}}, Obj{"prefix": "TRACKING_", "secretRef": Obj{"name": "flags"}}}
+		envFrom = []any{config, other}
+	case 2:
+		envFrom = []any{other, config} // the ConfigMap, last, overrides the Secret for its keys
 	}
 	return env, envFrom
 }
@@ -231,6 +240,9 @@ func (g *Generator) PodSpec() Obj {
 	}
 	if g.chance(0.05) {
 		spec["restartPolicy"] = g.pick("Always", "OnFailure", "Never")
+	}
+	if g.chance(0.03) {
+		spec["resources"] = []Obj{{}, {"requests": Obj{"cpu": "4"}}, {"limits": Obj{"memory": "1Gi"}}}[g.r.IntN(3)] // pod-level
 	}
 	if !g.chance(0.1) {
 		spec["runtimeClassName"] = g.pick("wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "wasmedge", "WasmEdge", " wasmedge", "wasmedge ", "", "runc", "crun")

@@ -42,7 +42,7 @@ violation contains {"msg": msg, "details": {"invalid": bad}} if {
 	_config_map
 	bad := [sprintf("<%v> <%v>", [d.key, _data[d.key]]) | some d in _duration_keys; not _duration_ns(_data[d.key])]
 	count(bad) > 0
-	msg := sprintf("%v has keys that must be Go durations (e.g. 10s, 1m30s): %v", [_subject, concat("; ", bad)])
+	msg := sprintf("%v has keys that must be Go durations (e.g. 10s, 1m30s) of at most four parts: %v", [_subject, concat("; ", bad)])
 }
 
 # METADATA
@@ -59,29 +59,32 @@ violation contains {"msg": msg, "details": {"outOfBounds": bad}} if {
 
 # METADATA
 # description: |
-#   Boolean env vars of pod containers that are not "true" or "false", or that take their
-#   value from anywhere but a boolean key of the tracker's ConfigMap (which this template
-#   validates) — another ConfigMap, a Secret or a field would go unchecked.
+#   Tracker settings set through a container's environment, which the tracker reads
+#   directly: the booleanEnv vars and the ConfigMap's own keys. Each must hold what the
+#   ConfigMap rules allow, by value or from the matching key of that ConfigMap; and an
+#   envFrom source other than that ConfigMap must not be able to set one.
 violation contains {"msg": msg, "details": {"invalid": bad}} if {
 	not review.is_delete
-	set := [sprintf("container <%v> env <%v> %v", [c.name, e.name, _env_problem(e)]) |
+	set := [sprintf("container <%v> env <%v> %v", [c.name, e.name, problem]) |
 		some c in _containers
 		some e in object.get(c, "env", [])
-		e.name in _boolean_env
-		not _env_ok(e)
+		problem := _env_problem(e)
 	]
-	unset := [sprintf("container <%v> env <%v> may come from an envFrom source other than ConfigMap <%v>; set it in env", [c.name, name, _config_map_name]) |
+	unset := [sprintf("container <%v> env <%v> may come from an envFrom source other than ConfigMap <%v>; set it in env%v", [c.name, name, _config_map_name, _hint(name)]) |
 		some c in _containers
-		some name in _boolean_env
-		not _sets_env(c, name)
 		_unvalidated_env_from(c)
+		some name in array.concat(_boolean_env, _known)
+		not _sets_env(c, name)
+		not _overridden(c, name)
 	]
 	bad := array.concat(set, unset)
 	count(bad) > 0
-	msg := sprintf("%v sets env vars that must be \"true\" or \"false\": %v", [_subject, concat("; ", bad)])
+	msg := sprintf("%v sets tracker settings through env that the ConfigMap rules do not allow: %v", [_subject, concat("; ", bad)])
 }
 
 _booleans := ["true", "false"]
+
+_boolean_names := array.concat(_boolean_env, _boolean_keys)
 
 # An env var without a value, or with a null one, is set to "".
 _literal(e) := object.get(e, "value", null) if object.get(e, "value", null) != null
@@ -93,21 +96,52 @@ _from(e) if {
 	object.get(e, "valueFrom", null) != null
 }
 
-_env_ok(e) if {
-	not _from(e)
-	_literal(e) in _booleans
-}
-
-_env_ok(e) if {
-	_from(e)
+_ref(e) := ref if {
 	ref := e.valueFrom.configMapKeyRef
 	ref.name == _config_map_name
-	ref.key in _boolean_keys
 }
 
-_env_problem(e) := sprintf("<%v>", [_literal(e)]) if not _from(e)
+_env_problem(e) := sprintf("<%v>", [_literal(e)]) if {
+	e.name in _boolean_names
+	not _from(e)
+	not _literal(e) in _booleans
+}
 
-_env_problem(e) := sprintf("comes from outside the boolean keys of ConfigMap <%v>", [_config_map_name]) if _from(e)
+_env_problem(e) := sprintf("comes from outside the boolean keys of ConfigMap <%v>", [_config_map_name]) if {
+	e.name in _boolean_names
+	_from(e)
+	not _from_boolean_key(e)
+}
+
+_from_boolean_key(e) if _ref(e).key in _boolean_keys
+
+_env_problem(e) := sprintf("<%v> is not a Go duration within <%v>..<%v>", [_literal(e), object.get(d, "min", ""), object.get(d, "max", "")]) if {
+	some d in _durations_named(e.name)
+	not _from(e)
+	not _within(_literal(e), d)
+}
+
+_env_problem(e) := sprintf("comes from outside key <%v> of ConfigMap <%v>", [d.key, _config_map_name]) if {
+	some d in _durations_named(e.name)
+	_from(e)
+	_ref(e).key != d.key
+}
+
+_env_problem(e) := sprintf("comes from outside key <%v> of ConfigMap <%v>", [d.key, _config_map_name]) if {
+	some d in _durations_named(e.name)
+	_from(e)
+	not _ref(e)
+}
+
+# Boolean names win over a duration key of the same name (a constraint that lists one
+# name as both is misconfigured).
+_durations_named(name) := [d | some d in _duration_keys; d.key == name] if not name in _boolean_names
+
+_within(value, d) if not _outside(_duration_ns(value), d)
+
+_hint(name) := " or list that ConfigMap last in envFrom" if name in _known
+
+_hint(name) := "" if not name in _known
 
 _config_map_name := object.get(input.parameters, "configMapName", "")
 
@@ -123,12 +157,20 @@ _unvalidated_env_from(c) if {
 	not _validated_source(f)
 }
 
-# The validated ConfigMap's keys are its known keys, none of them a booleanEnv name, so
-# envFrom it cannot set one; any other source may (an env entry would override it).
+# The ConfigMap rules make the validated ConfigMap hold every known key, so listed last
+# in envFrom it overrides whatever an earlier source set for them. The booleanEnv names
+# are not among its keys: only an env entry overrides those.
+_overridden(c, name) if {
+	name in _known
+	sources := c.envFrom
+	_validated_source(sources[count(sources) - 1])
+}
+
 _validated_source(f) if {
 	_config_map_name != ""
 	object.get(f, ["configMapRef", "name"], null) == _config_map_name
 	object.get(f, "secretRef", null) == null
+	object.get(f, "prefix", null) in {null, ""}
 }
 
 _subject := review.subject(input.review.object)
@@ -153,8 +195,20 @@ _outside(ns, d) if ns < _duration_ns(d.min)
 
 _outside(ns, d) if ns > _duration_ns(d.max)
 
-# Go's time.ParseDuration grammar, as in the CEL source; OPA's parser alone also takes
-# units Go refuses (such as 1d).
-_go_duration := `^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+# Go's time.ParseDuration grammar, as in the CEL source (OPA's parser alone also takes
+# units Go refuses, such as 1d), bounded to at most four parts whose integer digits fit
+# the unit (99999h, 9999999m, 9 digits of s, 12 of ms, 15 of us, 18 of ns): four such
+# parts stay below Go's limit of 2^63 ns, past which CEL's duration() fails where
+# Rego merely finds no duration.
+_go_duration := concat("", [
+	`^[-+]?(0|((`,
+	`([0-9]{1,5}([.][0-9]*)?|[.][0-9]+)h|`,
+	`([0-9]{1,7}([.][0-9]*)?|[.][0-9]+)m|`,
+	`([0-9]{1,9}([.][0-9]*)?|[.][0-9]+)s|`,
+	`([0-9]{1,12}([.][0-9]*)?|[.][0-9]+)ms|`,
+	`([0-9]{1,15}([.][0-9]*)?|[.][0-9]+)(us|µs|μs)|`,
+	`([0-9]{1,18}([.][0-9]*)?|[.][0-9]+)ns`,
+	`)){1,4})$`,
+])
 
 _duration_ns(s) := time.parse_duration_ns(s) if regex.match(_go_duration, s)

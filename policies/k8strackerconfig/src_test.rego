@@ -46,8 +46,8 @@ test_booleans if {
 }
 
 test_durations if {
-	every value in ["10", "10 s", "1d", "s", "1.5.s", "0x10s", "+", "2562048h"] {
-		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == {sprintf("ConfigMap <supply-chain-config> has keys that must be Go durations (e.g. 10s, 1m30s): <sync_interval> <%v>", [value])}
+	every value in ["10", "10 s", "1d", "s", "1.5.s", "0x10s", "+", "2562048h", "9999999999h", "1s1s1s1s1s", "1000000000000000000ns"] {
+		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == {sprintf("ConfigMap <supply-chain-config> has keys that must be Go durations (e.g. 10s, 1m30s) of at most four parts: <sync_interval> <%v>", [value])}
 	}
 }
 
@@ -55,7 +55,7 @@ test_duration_bounds if {
 	every value in ["999ms", "5m1s", "0", "-10s", "1h"] {
 		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == {sprintf("ConfigMap <supply-chain-config> has durations out of bounds: <sync_interval> <%v> is outside <1s>..<5m>", [value])}
 	}
-	every value in ["1s", "5m", "0.5m", "300000ms", ".1m"] {
+	every value in ["1s", "5m", "0.5m", "300000ms", ".1m", "4m59s999ms999999ns", "299999999999ns"] {
 		_msgs(_cm(object.union(_seed, {"sync_interval": value}))) == set()
 	}
 }
@@ -66,7 +66,7 @@ test_tracking_enabled_env if {
 		"initContainers": [{"name": "init", "env": [{"name": "TRACKING_ENABLED", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_enabled"}}}]}],
 		"ephemeralContainers": [{"name": "debug", "env": [{"name": "TRACKING_ENABLED", "value": true}]}],
 	}}
-	_msgs(pod) == {"Pod <tracker> sets env vars that must be \"true\" or \"false\": container <tracker> env <TRACKING_ENABLED> <yes>; container <debug> env <TRACKING_ENABLED> <true>"}
+	_msgs(pod) == {"Pod <tracker> sets tracker settings through env that the ConfigMap rules do not allow: container <tracker> env <TRACKING_ENABLED> <yes>; container <debug> env <TRACKING_ENABLED> <true>"}
 	ok := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": [{"name": "TRACKING_ENABLED", "value": "true"}]}]}}
 	_msgs(ok) == set()
 }
@@ -83,7 +83,7 @@ test_tracking_enabled_from_elsewhere if {
 		{"name": "TRACKING_ENABLED", "value": null},
 	]}]}}
 	_msgs(pod) == {concat("", [
-		"Pod <tracker> sets env vars that must be \"true\" or \"false\": ",
+		"Pod <tracker> sets tracker settings through env that the ConfigMap rules do not allow: ",
 		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
 		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
 		"container <tracker> env <TRACKING_ENABLED> comes from outside the boolean keys of ConfigMap <supply-chain-config>; ",
@@ -97,9 +97,46 @@ test_tracking_enabled_from_env_from if {
 	pod := {"kind": "Pod", "metadata": {"name": "tracker"}, "spec": {"containers": [
 		{"name": "a", "envFrom": [{"configMapRef": {"name": "supply-chain-config"}}]},
 		{"name": "b", "envFrom": [{"configMapRef": {"name": "supply-chain-config"}}, {"prefix": "TRACKING_", "secretRef": {"name": "s"}}, {"configMapRef": {"name": "other"}}]},
-		{"name": "c", "env": [{"name": "TRACKING_ENABLED", "value": "false"}], "envFrom": [{"configMapRef": {"name": "other"}}]},
+		{"name": "c", "env": [{"name": "TRACKING_ENABLED", "value": "false"}], "envFrom": [{"configMapRef": {"name": "other"}}, {"configMapRef": {"name": "supply-chain-config"}}]},
 	]}}
-	_msgs(pod) == {"Pod <tracker> sets env vars that must be \"true\" or \"false\": container <b> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env"}
+	_msgs(pod) == {"Pod <tracker> sets tracker settings through env that the ConfigMap rules do not allow: container <b> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env; container <b> env <sync_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <cache_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <sync_interval> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <cache_ttl> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom"}
+}
+
+# The tracker reads its ConfigMap's keys from env too, so env must not set them to what
+# the ConfigMap may not hold, nor from a source no rule checks.
+test_config_keys_in_env if {
+	env := [
+		{"name": "sync_interval", "value": "30s"},
+		{"name": "cache_ttl", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "cache_ttl"}}},
+		{"name": "sync_enabled", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "cache_enabled"}}},
+		{"name": "cache_enabled", "value": "false"},
+	]
+	_msgs({"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": env}]}}) == set()
+	bad := [
+		{"name": "sync_interval", "value": "720h"},
+		{"name": "cache_ttl", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_interval"}}},
+		{"name": "cache_ttl", "valueFrom": {"secretKeyRef": {"name": "s", "key": "ttl"}}},
+		{"name": "sync_enabled", "value": "yes"},
+		{"name": "sync_interval"},
+	]
+	_msgs({"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": bad}]}}) == {concat("", [
+		"Pod <t> sets tracker settings through env that the ConfigMap rules do not allow: ",
+		"container <t> env <sync_interval> <720h> is not a Go duration within <1s>..<5m>; ",
+		"container <t> env <cache_ttl> comes from outside key <cache_ttl> of ConfigMap <supply-chain-config>; ",
+		"container <t> env <cache_ttl> comes from outside key <cache_ttl> of ConfigMap <supply-chain-config>; ",
+		"container <t> env <sync_enabled> <yes>; ",
+		"container <t> env <sync_interval> <> is not a Go duration within <1s>..<5m>",
+	])}
+}
+
+# A later envFrom source overrides an earlier one: the validated ConfigMap listed last
+# wins for its keys, never for TRACKING_ENABLED.
+test_config_map_listed_last_overrides if {
+	sources := [{"secretRef": {"name": "credentials"}}, {"configMapRef": {"name": "supply-chain-config"}}]
+	c := {"name": "t", "env": [{"name": "TRACKING_ENABLED", "value": "true"}], "envFrom": sources}
+	_msgs({"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [c]}}) == set()
+	prefixed := {"name": "t", "env": [{"name": "TRACKING_ENABLED", "value": "true"}], "envFrom": [sources[0], {"prefix": "X_", "configMapRef": {"name": "supply-chain-config"}}]}
+	count(_msgs({"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [prefixed]}})) == 1
 }
 
 test_delete_is_never_judged if {
