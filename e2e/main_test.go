@@ -244,7 +244,10 @@ func create(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Un
 	if err != nil {
 		return nil, err
 	}
-	return r.Create(ctx, o.DeepCopy(), metav1.CreateOptions{})
+	// Strict: an API server that does not know a field refuses the object instead of
+	// dropping the field, so an evasion through a newer field (an image volume on 1.30)
+	// is reported as refused before admission rather than created without it.
+	return r.Create(ctx, o.DeepCopy(), metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
 }
 
 // denial returns the admission message of err, or "" if err is not an
