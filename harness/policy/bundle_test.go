@@ -89,7 +89,7 @@ func TestBundleLoads(t *testing.T) {
 			kinds[k] = true
 		}
 	}
-	for _, k := range []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"} {
+	for _, k := range []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"} {
 		if !kinds[k] {
 			t.Errorf("no ExpansionTemplate applies to %s", k)
 		}
