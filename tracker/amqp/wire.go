@@ -77,6 +77,16 @@ func dialTimeout(heartbeat time.Duration) time.Duration {
 	return min(max(2*heartbeat, 2*time.Second), 30*time.Second)
 }
 
+// CheckURL refuses a broker URL that no dial can succeed with (unparseable,
+// a scheme other than amqp or amqps, a bad port), naming it without its
+// password: start-up fails at once instead of a worker retrying for ever.
+func CheckURL(rawURL string) error {
+	if _, err := amqp091.ParseURI(rawURL); err != nil {
+		return fmt.Errorf("%s: %w", Redact(rawURL), err)
+	}
+	return nil
+}
+
 // Redact returns the broker URL without its password, for logs and health.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)

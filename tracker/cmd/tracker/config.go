@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 )
 
 // config is everything serve needs, validated.
@@ -56,21 +58,26 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		if v == "" {
 			return
 		}
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
+		// Exactly the two words the ConfigMap policy admits: a value such as
+		// "1" or "TRUE" that strconv.ParseBool takes would start here and be
+		// refused at admission, or the other way round.
+		switch strings.TrimSpace(v) {
+		case "true":
+			*dst = true
+		case "false":
+			*dst = false
+		default:
 			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
-			return
 		}
-		*dst = b
 	}
-	duration := func(name string, dst *time.Duration) {
+	duration := func(name string, dst *time.Duration, least time.Duration) {
 		v := getenv(name)
 		if v == "" {
 			return
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 10s or 5m", name, v))
+		if err != nil || d < least {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least %s, such as 10s or 5m", name, v, least))
 			return
 		}
 		*dst = d
@@ -94,9 +101,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	size("TRACKER_AMQP_MAX_MESSAGE", &c.AMQPMaxMessage)
 	boolean("TRACKING_ENABLED", &c.TrackingEnabled)
 	boolean("sync_enabled", &c.SyncEnabled)
-	duration("sync_interval", &c.SyncInterval)
+	// An idle worker polls the outbox every sync_interval: below
+	// minSyncInterval that is a busy loop on the store.
+	duration("sync_interval", &c.SyncInterval, minSyncInterval)
 	boolean("cache_enabled", &c.CacheEnabled)
-	duration("cache_ttl", &c.CacheTTL)
+	duration("cache_ttl", &c.CacheTTL, time.Nanosecond)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (env TRACKER_LISTEN)")
@@ -139,8 +148,11 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 	if c.DB == "" {
 		errs = append(errs, errors.New("--db: empty path"))
 	}
-	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		errs = append(errs, fmt.Errorf("--listen (TRACKER_LISTEN) %q: want host:port, such as :8080 or 127.0.0.1:8080", c.Listen))
+	if err := checkListen(c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkBrokerURL(c.AMQP); err != nil {
+		errs = append(errs, err)
 	}
 	if strings.TrimSpace(c.Site) == "" {
 		// The site ID goes into every synced message's headers.
@@ -154,6 +166,27 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 	}
 	return c, nil
 }
+
+func checkListen(addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("--listen (TRACKER_LISTEN) %q: want host:port, such as :8080 or 127.0.0.1:8080", addr)
+	}
+	return nil
+}
+
+// checkBrokerURL accepts no URL (sync has nowhere to go; /healthz says so)
+// or one that can be dialled.
+func checkBrokerURL(url string) error {
+	if url == "" {
+		return nil
+	}
+	if err := trackeramqp.CheckURL(url); err != nil {
+		return fmt.Errorf("--amqp (TRACKER_AMQP_URL) %w", err)
+	}
+	return nil
+}
+
+const minSyncInterval = 100 * time.Millisecond
 
 // syncHeaderRoom is what a synced message carries besides the event: AMQP
 // properties and headers (site, schema, dedupe key), well under 4 KiB.

@@ -36,6 +36,14 @@ func TestLoadConfig(t *testing.T) {
 			check: func(c config) bool { return c.maxSyncedEvent() == 1048576-syncHeaderRoom }},
 		{name: "no limit without sync", env: map[string]string{"TRACKER_AMQP_MAX_MESSAGE": "1048576"},
 			check: func(c config) bool { return c.maxSyncedEvent() == 0 }},
+		{name: "only the words true and false", env: map[string]string{"TRACKING_ENABLED": "1", "cache_enabled": "TRUE", "sync_enabled": " false "},
+			wantErr: []string{`TRACKING_ENABLED="1"`, `cache_enabled="TRUE"`}},
+		{name: "padded boolean", env: map[string]string{"sync_enabled": " true "}, check: func(c config) bool { return c.SyncEnabled }},
+		{name: "sync interval that would spin", env: map[string]string{"sync_interval": "1ns"}, wantErr: []string{`sync_interval="1ns"`, "at least 100ms"}},
+		{name: "shortest sync interval", env: map[string]string{"sync_interval": "100ms"}, check: func(c config) bool { return c.SyncInterval == 100*time.Millisecond }},
+		{name: "broker URL with another scheme", env: map[string]string{"TRACKER_AMQP_URL": "htp://guest:secret@broker:5672/"},
+			wantErr: []string{`TRACKER_AMQP_URL) htp://guest:xxxxx@broker:5672/`}},
+		{name: "broker URL with a bad port", args: []string{"--amqp", "amqp://broker:port/"}, wantErr: []string{"--amqp (TRACKER_AMQP_URL)"}},
 		{name: "blank site", env: map[string]string{"TRACKER_SITE": "   "}, wantErr: []string{`TRACKER_SITE) "   "`}},
 	}
 	for _, tt := range tests {
@@ -57,6 +65,42 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if !tt.check(c) {
 				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadHubConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := loadHubConfig(nil, env(map[string]string{"TRACKER_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.DB != "hub.db" || c.Prefetch <= 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+	for name, tt := range map[string]struct {
+		env     map[string]string
+		args    []string
+		wantErr []string
+	}{
+		"broker required":   {wantErr: []string{"--amqp (TRACKER_AMQP_URL): required"}},
+		"broker URL scheme": {env: map[string]string{"TRACKER_AMQP_URL": "http://guest:secret@broker/"}, wantErr: []string{"TRACKER_AMQP_URL) http://guest:xxxxx@broker/"}},
+		"listen and prefetch": {args: []string{"--amqp", "amqp://broker/", "--listen", "8080", "--prefetch", "0"},
+			wantErr: []string{`TRACKER_LISTEN) "8080"`, "--prefetch=0"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadHubConfig(tt.args, env(tt.env))
+			if err == nil {
+				t.Fatalf("no error, want one naming %v", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows the password", err)
 			}
 		})
 	}

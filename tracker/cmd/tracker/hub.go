@@ -58,6 +58,11 @@ func loadHubConfig(args []string, getenv func(string) string) (hubConfig, error)
 	}
 	if c.AMQP == "" {
 		errs = append(errs, errors.New("--amqp (TRACKER_AMQP_URL): required"))
+	} else if err := checkBrokerURL(c.AMQP); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkListen(c.Listen); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("--db: empty path"))
