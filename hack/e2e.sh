@@ -40,6 +40,23 @@ if [[ $provider == local ]]; then
   done
 fi
 
+# reap removes the cluster of every e2e run whose test process is gone
+# without its own teardown (a test that panicked, go test's -timeout, which
+# exit without deferred calls): such a run leaves its state directory behind,
+# no longer locked. The next run would reap it too, but a run must not leave
+# anything behind, failed or not.
+reap() {
+  local d
+  for d in "${TMPDIR:-/tmp}"/edgetrace-e2e-*; do
+    [[ -f $d/lock ]] || continue
+    if flock -n "$d/lock" true 2>/dev/null; then
+      echo "e2e: removing the cluster of a run that died: $d" >&2
+      go run ./harness/cmd/harness down --dir "$d" && rm -rf "$d"
+    fi
+  done
+}
+trap reap EXIT
+
 status=0
 summary=()
 for p in "${pairs[@]}"; do
@@ -58,6 +75,7 @@ for p in "${pairs[@]}"; do
     summary+=("e2e: FAIL Kubernetes $k, Gatekeeper $g in $((SECONDS - start))s (logs: .harness/e2e/$k-$g/)")
     status=1
   fi
+  reap
 done
 # A run, passed or failed, must leave nothing behind: every process the
 # tests start names its state directory (edgetrace-e2e-*) on its command line.

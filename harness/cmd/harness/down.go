@@ -10,7 +10,8 @@ import (
 )
 
 func init() {
-	rootCmd.AddCommand(&cobra.Command{
+	var dir string
+	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove everything `harness up` started (logs stay in .harness/logs)",
 		Args:  cobra.NoArgs,
@@ -19,11 +20,18 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := gatekeeper.Down(cmd.Context(), filepath.Join(root, stateDir), root, cmd.ErrOrStderr()); err != nil {
+			if dir == "" {
+				dir = filepath.Join(root, stateDir)
+			}
+			if err := gatekeeper.Down(cmd.Context(), dir, root, cmd.ErrOrStderr()); err != nil {
 				return fmt.Errorf("down: %w", err)
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "down: nothing left running")
 			return nil
 		},
-	})
+	}
+	// hack/e2e.sh passes the state directory of a test run that died before
+	// its own teardown (a panic, go test's -timeout).
+	cmd.Flags().StringVar(&dir, "dir", "", "state directory of the cluster to remove (default .harness)")
+	rootCmd.AddCommand(cmd)
 }
