@@ -107,14 +107,27 @@ func TestGS1Conformance(t *testing.T) {
 				}
 				var res queryDoc
 				qr.json(t, &res)
-				found := false
+				var found map[string]any
 				for _, m := range res.EPCISBody.QueryResults.ResultsBody.EventList {
 					if sameEvent(m, want) {
-						found = true
+						found = m
 					}
 				}
-				if !found {
+				if found == nil {
 					t.Errorf("event %d (%v) not among the %d results of %s=%s", i, want["eventID"], len(res.EPCISBody.QueryResults.ResultsBody.EventList), param, value)
+					continue
+				}
+				if !hasID {
+					// The store assigned an ID: it must find the event too.
+					assigned, _ := found["eventID"].(string)
+					got := e.get("/events/" + esc(assigned))
+					if assigned == "" || got.code != 200 {
+						t.Errorf("event %d: assigned eventID %q: GET /events/{eventID} = %d %s", i, assigned, got.code, got.body)
+					} else {
+						var m map[string]any
+						got.json(t, &m)
+						assertSameEvent(t, i, m, want)
+					}
 				}
 			}
 		})
