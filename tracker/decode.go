@@ -75,11 +75,15 @@ type wireEvent struct {
 	RecordTime          json.RawMessage       `json:"recordTime"`
 }
 
-// problems collects field errors up to maxFieldErrors.
-type problems struct{ list []FieldError }
+// problems collects field errors up to maxFieldErrors and counts the rest.
+type problems struct {
+	list []FieldError
+	more int // found past maxFieldErrors
+}
 
 func (p *problems) add(pointer, value, format string, args ...any) {
 	if len(p.list) >= maxFieldErrors {
+		p.more++
 		return
 	}
 	if len(value) > 200 {
@@ -91,6 +95,10 @@ func (p *problems) add(pointer, value, format string, args ...any) {
 func (p *problems) err(msg string) error {
 	if len(p.list) == 0 {
 		return nil
+	}
+	if p.more > 0 {
+		// Say so, or a client fixing what is listed would expect success.
+		msg += fmt.Sprintf(" (the first %d problems are listed; %d more not listed)", len(p.list), p.more)
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: p.list}
 }

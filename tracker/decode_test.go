@@ -2,6 +2,7 @@ package tracker_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -111,5 +112,18 @@ func TestEveryMemberOfTheWrongTypeIsNamed(t *testing.T) {
 	}
 	if len(got) != 5 {
 		t.Errorf("%d problems, want 5: %v", len(got), got)
+	}
+}
+
+func TestDecodeSaysWhatItDidNotList(t *testing.T) {
+	bad := `{"type":"ObjectEvent","eventTime":"yesterday","eventTimeZoneOffset":"+00:00","action":"ADD"}`
+	doc := `{"type":"EPCISDocument","schemaVersion":"2.0","epcisBody":{"eventList":[` + strings.Repeat(bad+",", 59) + bad + `]}}`
+	_, err := tracker.DecodeDocument([]byte(doc))
+	var e *tracker.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *tracker.Error", err)
+	}
+	if len(e.Fields) != 50 || !strings.Contains(e.Message, "10 more not listed") {
+		t.Errorf("%d fields, message %q: want 50 listed and 10 more counted", len(e.Fields), e.Message)
 	}
 }
