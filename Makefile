@@ -27,7 +27,7 @@ bench: ## Benchmarks, each beside its baseline measured in the same run
 	@hack/bench.sh
 
 .PHONY: soak
-soak: ## Long randomised sync soak against the real broker (FAULTS=100 by default)
+soak: ## Long randomised sync soak against the real broker (FAULTS=120 by default)
 	@hack/soak.sh
 
 .PHONY: tools

@@ -48,27 +48,41 @@ func TestSyncDeliversEverythingPromptly(t *testing.T) {
 	}
 }
 
+// TestSyncConnectionCutMidBatch cuts the link while a backlog drains, so the
+// cut lands with a window of publishes awaiting confirms, and restores it
+// after seconds and after minutes: long enough for the worker's backoff to
+// reach its cap and for captures to go on piling up in the outbox meanwhile.
 func TestSyncConnectionCutMidBatch(t *testing.T) {
 	requireBroker(t)
-	rng := seed(t)
-	q := queueName(t)
-	h := newHub(t, q)
-	e := newEdge(t, "edge-a", q, 2, edgeOpts{})
-	// Build a backlog offline, then cut again while it drains: the cut lands
-	// with a window of publishes awaiting confirms.
-	e.proxy.cut()
-	e.capture(t, rng, 2000)
-	stop := background(t, rng, e)
-	e.proxy.restore()
-	waitFor(t, 20*time.Second, "the drain to start", func() bool { _, n := eventSet(t, h.store); return n > 0 })
-	time.Sleep(jitter(rng, 0, 50*time.Millisecond)) // random point in the drain
-	e.proxy.cut()
-	time.Sleep(jitter(rng, time.Second, 3*time.Second)) // the outage itself
-	e.proxy.restore()
-	stop()
-	waitSynced(t, h, []*edge{e}, 60*time.Second)
-	if e.worker.State().Reconnects == 0 {
-		t.Error("worker never reconnected: the cut did not hit it")
+	for i, tc := range []struct {
+		name    string
+		outage  [2]time.Duration // drawn between these
+		edgeArg uint64
+	}{
+		{"seconds", [2]time.Duration{time.Second, 3 * time.Second}, 2},
+		{"minutes", [2]time.Duration{2 * time.Minute, 150 * time.Second}, 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // the long outage is mostly waiting
+			rng := seed(t)
+			q := queueName(t)
+			h := newHub(t, q)
+			e := newEdge(t, "edge-"+strconv.Itoa(i), q, tc.edgeArg, edgeOpts{})
+			e.proxy.cut()
+			e.capture(t, rng, 2000)
+			stop := background(t, rng, e)
+			e.proxy.restore()
+			waitFor(t, 20*time.Second, "the drain to start", func() bool { _, n := eventSet(t, h.store); return n > 0 })
+			time.Sleep(jitter(rng, 0, 50*time.Millisecond)) // random point in the drain
+			e.proxy.cut()
+			time.Sleep(jitter(rng, tc.outage[0], tc.outage[1]))
+			e.proxy.restore()
+			stop()
+			waitSynced(t, h, []*edge{e}, 60*time.Second)
+			if e.worker.State().Reconnects == 0 {
+				t.Error("worker never reconnected: the cut did not hit it")
+			}
+		})
 	}
 }
 
