@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,16 +17,23 @@ import (
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/gator/verify"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
 // TestSamples creates every sample object of every suite in a namespace of
 // its own, with the suite's constraint scoped to that namespace: allowed
 // samples must really be created, disallowed ones denied with the suite's
-// message. Cases that need gator's simulation (an inventory, or an
-// AdmissionReview standing for an UPDATE) are covered by TestWorkloads
-// against the real operations instead.
+// message. An AdmissionReview sample is replayed as the operation it stands
+// for: its old object is created before the constraint exists, then updated
+// (through its subresource, if it names one) or deleted once the constraint
+// is live. Cases that need an inventory are left to gator.
 func TestSamples(t *testing.T) {
 	ctx := context.Background()
 	for _, suitePath := range requireFiles(t, "constrainttemplates/*/suite.yaml") {
@@ -34,8 +42,21 @@ func TestSamples(t *testing.T) {
 		for _, st := range suite.Tests {
 			t.Run(filepath.Base(base)+"/"+st.Name, func(t *testing.T) {
 				ns := namespace(t, "e2e-sample", nil)
+				scope := []string{ns}
+				reviews := map[string]*review{}
+				for i, c := range st.Cases {
+					if len(c.Inventory) == 0 {
+						if obj := readOne(t, filepath.Join(base, c.Object)); obj.GetKind() == "AdmissionReview" {
+							rv := prepareReview(t, strconv.Itoa(i), obj)
+							reviews[c.Name] = rv
+							if rv.ns != "" {
+								scope = append(scope, rv.ns)
+							}
+						}
+					}
+				}
 				constraint := readOne(t, filepath.Join(base, st.Constraint))
-				scopeTo(constraint, ns)
+				scopeTo(constraint, scope...)
 				if _, err := env.client.Apply(ctx, constraint, time.Minute); err != nil {
 					t.Fatal(err)
 				}
@@ -48,11 +69,18 @@ func TestSamples(t *testing.T) {
 						t.Logf("%s: needs an inventory; covered in-process by gator", c.Name)
 						continue
 					}
-					obj := readOne(t, filepath.Join(base, c.Object))
-					if obj.GetKind() == "AdmissionReview" {
-						t.Logf("%s: AdmissionReview; the operation it simulates is exercised by TestWorkloads", c.Name)
+					if rv := reviews[c.Name]; rv != nil {
+						t.Run(c.Name, func(t *testing.T) {
+							got, err := rv.replay(t)
+							if rv.sub == "resize" && apierrors.IsNotFound(err) && !utilversion.MustParseSemantic(env.kubeVersion).AtLeast(utilversion.MajorMinor(1, 33)) {
+								t.Logf("pods/resize does not exist on Kubernetes %s: %v", env.kubeVersion, err)
+								return
+							}
+							judge(t, filepath.Base(base), constraint, rv.obj, c.Assertions, got, err)
+						})
 						continue
 					}
+					obj := readOne(t, filepath.Join(base, c.Object))
 					t.Run(c.Name, func(t *testing.T) {
 						checkCase(t, ns, filepath.Base(base), constraint, obj, c.Assertions)
 					})
@@ -63,21 +91,32 @@ func TestSamples(t *testing.T) {
 }
 
 func checkCase(t *testing.T, ns, template string, constraint, obj *unstructured.Unstructured, assertions []verify.Assertion) {
-	ctx := context.Background()
 	if obj.GetKind() != "Namespace" {
 		obj.SetNamespace(ns)
 	}
+	created, err := create(context.Background(), obj)
+	judge(t, template, constraint, obj, assertions, created, err)
+}
+
+// judge checks the outcome of one operation on obj (result and err) against
+// the case's assertions, and removes what the operation left.
+func judge(t *testing.T, template string, constraint, obj *unstructured.Unstructured, assertions []verify.Assertion, created *unstructured.Unstructured, err error) {
+	t.Helper()
+	ctx := context.Background()
 	wantDenied, messages := expectation(assertions)
-	created, err := create(ctx, obj)
 	if !wantDenied {
 		if err != nil {
-			t.Fatalf("%s %s: not created: %v", obj.GetKind(), obj.GetName(), err)
+			t.Fatalf("%s %s: not admitted: %v", obj.GetKind(), obj.GetName(), err)
 		}
-		_ = env.client.Delete(ctx, created)
+		if created != nil {
+			_ = env.client.Delete(ctx, created)
+		}
 		return
 	}
 	if err == nil {
-		_ = env.client.Delete(ctx, created)
+		if created != nil {
+			_ = env.client.Delete(ctx, created)
+		}
 		// gator judges the manifest; the API server first defaults it, and
 		// for a Pod it sets every request a container leaves out to that
 		// container's limit. A sample that is disallowed only for lacking
@@ -87,7 +126,7 @@ func checkCase(t *testing.T, ns, template string, constraint, obj *unstructured.
 		// back with those requests equal to its limits.
 		missing := limitsWithoutRequests(obj)
 		if len(missing) == 0 {
-			t.Fatalf("%s %s: created, want denied", obj.GetKind(), obj.GetName())
+			t.Fatalf("%s %s: admitted, want denied", obj.GetKind(), obj.GetName())
 		}
 		stored := resourcesByPath(created)
 		for path, names := range missing {
@@ -278,11 +317,11 @@ func expectation(assertions []verify.Assertion) (denied bool, messages []string)
 // scopeTo narrows a sample constraint to one namespace and makes it deny, so
 // that samples of different suites never meet and the bundle's own
 // constraints (which select governed namespaces) never judge the samples.
-func scopeTo(c *unstructured.Unstructured, ns string) {
+func scopeTo(c *unstructured.Unstructured, namespaces ...string) {
 	c.SetName("e2e-" + c.GetName())
 	unstructured.RemoveNestedField(c.Object, "spec", "match", "namespaceSelector")
 	unstructured.RemoveNestedField(c.Object, "spec", "match", "excludedNamespaces")
-	_ = unstructured.SetNestedStringSlice(c.Object, []string{ns}, "spec", "match", "namespaces")
+	_ = unstructured.SetNestedStringSlice(c.Object, namespaces, "spec", "match", "namespaces")
 	_ = unstructured.SetNestedField(c.Object, "deny", "spec", "enforcementAction")
 }
 
@@ -321,4 +360,99 @@ func isKind(o *unstructured.Unstructured, kinds ...string) bool {
 		}
 	}
 	return false
+}
+
+// review is an AdmissionReview sample as the real operation it stands for.
+type review struct {
+	op, sub  string
+	ns       string                     // the namespace of its own that a namespaced object lives in
+	old, obj *unstructured.Unstructured // the request's oldObject and object, placed
+	live     *unstructured.Unstructured // old as created
+	resource dynamic.ResourceInterface
+}
+
+// prepareReview creates the old object of an UPDATE or DELETE sample before
+// the suite's constraint exists — the case is about an object that was
+// there first — in a namespace of its own, so that it keeps its name (which
+// the suite's messages quote, and a rule may look at) without meeting the
+// other cases' objects. A Namespace is renamed with suffix, keeping its
+// name as a prefix (the governed-namespace rule matches on it).
+func prepareReview(t *testing.T, suffix string, ar *unstructured.Unstructured) *review {
+	t.Helper()
+	req, _, _ := unstructured.NestedMap(ar.Object, "request")
+	oldRaw, _, _ := unstructured.NestedMap(req, "oldObject")
+	newRaw, _, _ := unstructured.NestedMap(req, "object")
+	rv := &review{old: &unstructured.Unstructured{Object: oldRaw}, obj: &unstructured.Unstructured{Object: newRaw}}
+	rv.op, _, _ = unstructured.NestedString(req, "operation")
+	rv.sub, _, _ = unstructured.NestedString(req, "subResource")
+	if (rv.op != "UPDATE" && rv.op != "DELETE") || oldRaw == nil || newRaw == nil {
+		t.Fatalf("AdmissionReview: operation %q: only UPDATEs and DELETEs with object and oldObject can be replayed", rv.op)
+	}
+	create0 := rv.old.DeepCopy()
+	if isKind(rv.old, "Namespace") {
+		name := rv.old.GetName() + "-r" + suffix
+		rv.old.SetName(name)
+		rv.obj.SetName(name)
+		create0.SetName(name)
+		if rv.op == "DELETE" {
+			// The bundle refuses an scm-edge- Namespace without the governed
+			// label, so the one to delete is created with it; whether a
+			// DELETE is allowed does not depend on the labels it goes with.
+			labels := create0.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[GovernedLabel] = "true"
+			create0.SetLabels(labels)
+		}
+	} else {
+		rv.ns = namespace(t, "e2e-review", nil)
+		for _, o := range []*unstructured.Unstructured{rv.old, rv.obj, create0} {
+			o.SetNamespace(rv.ns)
+		}
+	}
+	live, err := create(context.Background(), create0)
+	if err != nil {
+		t.Fatalf("creating the old %s %s of the %s before the constraint: %v", create0.GetKind(), create0.GetName(), rv.op, err)
+	}
+	rv.live = live
+	t.Cleanup(func() { _ = env.client.Delete(context.Background(), live) })
+	if rv.resource, err = env.client.Resource(rv.obj); err != nil {
+		t.Fatal(err)
+	}
+	return rv
+}
+
+// replay runs the operation. An UPDATE is sent as the strategic merge patch
+// from the sample's oldObject to its object, applied to the stored object:
+// a full update would also undo what the API server defaulted at creation
+// (a Pod's imagePullPolicy, for one), which it refuses before admission.
+func (rv *review) replay(t *testing.T) (*unstructured.Unstructured, error) {
+	t.Helper()
+	ctx := context.Background()
+	if rv.op == "DELETE" {
+		return nil, rv.resource.Delete(ctx, rv.live.GetName(), metav1.DeleteOptions{})
+	}
+	typed, err := scheme.Scheme.New(rv.obj.GroupVersionKind())
+	if err != nil {
+		t.Fatalf("no Go type to compute a strategic merge patch for %s: %v", rv.obj.GroupVersionKind(), err)
+	}
+	oldJSON, err := rv.old.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newJSON, err := rv.obj.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := strategicpatch.CreateTwoWayMergePatch(oldJSON, newJSON, typed)
+	if err != nil {
+		t.Fatalf("strategic merge patch from the sample's oldObject to its object: %v", err)
+	}
+	var sub []string
+	if rv.sub != "" {
+		sub = []string{rv.sub}
+	}
+	return rv.resource.Patch(ctx, rv.live.GetName(), types.StrategicMergePatchType, patch,
+		metav1.PatchOptions{FieldValidation: metav1.FieldValidationStrict}, sub...)
 }
