@@ -115,6 +115,15 @@ func key(o *unstructured.Unstructured) string { return o.GetKind() + "/" + o.Get
 // returns an error Gatekeeper reported that waiting will not fix.
 func notLive(live *unstructured.Unstructured, r int) (string, error) {
 	byPod, _, _ := unstructured.NestedSlice(live.Object, "status", "byPod")
+	// A status written for an earlier generation says nothing about this
+	// one (a second `up` that changed a template or constraint), errors
+	// included: wait until every pod has seen it.
+	for _, p := range byPod {
+		m, _ := p.(map[string]any)
+		if seen, ok := m["observedGeneration"].(int64); ok && seen < live.GetGeneration() {
+			return fmt.Sprintf("generation %d not yet observed by %v (at %d)", live.GetGeneration(), m["id"], seen), nil
+		}
+	}
 	var errs []string
 	for _, p := range byPod {
 		m, _ := p.(map[string]any)

@@ -40,6 +40,10 @@ func TestNotLive(t *testing.T) {
 		return o
 	}
 	pod := func(fields map[string]any) []any { return []any{fields} }
+	withGeneration := func(o *unstructured.Unstructured, g int64) *unstructured.Unstructured {
+		o.SetGeneration(g)
+		return o
+	}
 	cases := []struct {
 		name    string
 		obj     *unstructured.Unstructured
@@ -56,6 +60,12 @@ func TestNotLive(t *testing.T) {
 			map[string]any{"byPod": pod(map[string]any{"id": "p", "enforced": false})}), roleConstraint, false, ""},
 		{"constraint enforced", withStatus(obj("constraints.gatekeeper.sh/v1beta1", "K", "c"),
 			map[string]any{"byPod": pod(map[string]any{"id": "p", "enforced": true})}), roleConstraint, true, ""},
+		{"constraint enforced at an earlier generation", withGeneration(withStatus(obj("constraints.gatekeeper.sh/v1beta1", "K", "c"),
+			map[string]any{"byPod": pod(map[string]any{"id": "p", "enforced": true, "observedGeneration": int64(1)})}), 2), roleConstraint, false, ""},
+		{"constraint enforced at its generation", withGeneration(withStatus(obj("constraints.gatekeeper.sh/v1beta1", "K", "c"),
+			map[string]any{"byPod": pod(map[string]any{"id": "p", "enforced": true, "observedGeneration": int64(2)})}), 2), roleConstraint, true, ""},
+		{"old error of a template since changed", withGeneration(withStatus(obj("templates.gatekeeper.sh/v1", "ConstraintTemplate", "t"),
+			map[string]any{"created": true, "byPod": pod(map[string]any{"id": "p", "observedGeneration": int64(1), "errors": []any{map[string]any{"message": "rego_parse_error"}}})}), 2), roleTemplate, false, ""},
 		{"expansion loaded", withStatus(obj("expansion.gatekeeper.sh/v1alpha1", "ExpansionTemplate", "e"),
 			map[string]any{"byPod": pod(map[string]any{"id": "p"})}), roleExpansion, true, ""},
 	}
