@@ -74,16 +74,27 @@ func TestMutation(t *testing.T) {
 		}
 	})
 
-	t.Run("explicit wrong value still denied", func(t *testing.T) {
-		p := compliantOf(t, "Pod", "e2e-wrong-runtime")
-		_ = unstructured.SetNestedField(p.Object, "runc", "spec", "runtimeClassName")
-		live, err := create(ctx, p)
-		if err == nil {
-			_ = env.client.Delete(ctx, live)
-			t.Fatal("pod with runtimeClassName runc admitted")
-		}
-		if denial(err) == "" {
-			t.Fatalf("failed, but not by admission: %v", err)
-		}
-	})
+	// The mutators fill in only what is missing: a value the author wrote,
+	// however wrong, is left for validation to deny.
+	for _, wrong := range []struct {
+		name  string
+		value any
+		path  []string
+	}{
+		{"runtimeClassName runc", "runc", []string{"spec", "runtimeClassName"}},
+		{"nodeSelector node-type: cloud", map[string]any{"node-type": "cloud"}, []string{"spec", "nodeSelector"}},
+	} {
+		t.Run("explicit wrong value still denied: "+wrong.name, func(t *testing.T) {
+			p := compliantOf(t, "Pod", "e2e-wrong-value")
+			_ = unstructured.SetNestedField(p.Object, wrong.value, wrong.path...)
+			live, err := create(ctx, p)
+			if err == nil {
+				_ = env.client.Delete(ctx, live)
+				t.Fatalf("pod with %s admitted", wrong.name)
+			}
+			if denial(err) == "" {
+				t.Fatalf("failed, but not by admission: %v", err)
+			}
+		})
+	}
 }
