@@ -68,6 +68,19 @@ func (g *Gatekeeper) ApplyBundle(ctx context.Context, objs []*unstructured.Unstr
 	if err := g.WaitLive(ctx, ordered, timeout); err != nil {
 		return err
 	}
+	if !GeneratesVAPBindings(g.opts.Version) {
+		// Without bindings nothing the policies say is enforced when the
+		// webhook is down: write them as a later Gatekeeper would.
+		bindings, err := VAPBindings(objs)
+		if err != nil {
+			return fmt.Errorf("gatekeeper: bundle: %w", err)
+		}
+		for _, b := range bindings {
+			if _, err := g.Client.Apply(ctx, b, timeout); err != nil {
+				return fmt.Errorf("gatekeeper: bundle: %w", err)
+			}
+		}
+	}
 	fmt.Fprintf(g.opts.Log, "gatekeeper: bundle of %d objects live after %s\n", len(objs), time.Since(start).Round(10*time.Millisecond))
 	return nil
 }

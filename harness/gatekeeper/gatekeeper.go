@@ -501,8 +501,8 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 // Gatekeeper panics converting a binding whose constraint has a
 // namespaceSelector — as all of ours do — to admissionregistration/v1
 // (gatekeeper#3753, fixed by #3754; read in the sources of 3.17.0, 3.17.1,
-// 3.18.0 and 3.18.2), so on those versions only the policies are generated
-// and nothing enforces without the webhook.
+// 3.18.0 and 3.18.2), so on those versions Gatekeeper generates only the
+// policies and ApplyBundle writes the bindings (see VAPBindings).
 func GeneratesVAPBindings(version string) bool {
 	v, err := utilversion.ParseSemantic(version)
 	return err == nil && v.AtLeast(utilversion.MustParseSemantic("v3.18.2"))

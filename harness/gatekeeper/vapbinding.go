@@ -1,0 +1,90 @@
+package gatekeeper
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// CELTemplates returns the names of the bundle's templates that carry CEL
+// code (engine K8sNativeValidation): those Gatekeeper turns into a
+// ValidatingAdmissionPolicy named gatekeeper-<template>.
+func CELTemplates(objs []*unstructured.Unstructured) map[string]bool {
+	out := map[string]bool{}
+	for _, o := range objs {
+		if role(o) != roleTemplate {
+			continue
+		}
+		targets, _, _ := unstructured.NestedSlice(o.Object, "spec", "targets")
+		for _, tg := range targets {
+			tm, _ := tg.(map[string]any)
+			code, _, _ := unstructured.NestedSlice(tm, "code")
+			for _, c := range code {
+				if cm, _ := c.(map[string]any); cm["engine"] == "K8sNativeValidation" {
+					out[o.GetName()] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// bindingManager labels the bindings written for Gatekeeper (see VAPBindings).
+const bindingManager = "edgetrace"
+
+// VAPBindings returns, for a Gatekeeper that generates policies but cannot
+// bind them (see GeneratesVAPBindings), the ValidatingAdmissionPolicyBinding
+// of every constraint of objs whose template has CEL code: what Gatekeeper
+// 3.18.2 and later write for it (policy gatekeeper-<template>, the constraint
+// as parameter, its enforcement action, its namespaceSelector and
+// labelSelector). They are named edgetrace-<kind>-<constraint>: Gatekeeper
+// 3.17 deletes a binding named as its own would be when it does not
+// generate bindings.
+func VAPBindings(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	cel := CELTemplates(objs)
+	var out []*unstructured.Unstructured
+	for _, c := range objs {
+		kind := strings.ToLower(c.GetKind())
+		if role(c) != roleConstraint || !cel[kind] {
+			continue
+		}
+		action, _, _ := unstructured.NestedString(c.Object, "spec", "enforcementAction")
+		var actions []any
+		switch action {
+		case "", "deny":
+			actions = []any{"Deny"}
+		case "warn":
+			actions = []any{"Warn"}
+		case "dryrun":
+			actions = []any{"Audit"}
+		default:
+			return nil, fmt.Errorf("constraint %s/%s: enforcementAction %q has no ValidatingAdmissionPolicy equivalent", c.GetKind(), c.GetName(), action)
+		}
+		match := map[string]any{}
+		for from, to := range map[string]string{"namespaceSelector": "namespaceSelector", "labelSelector": "objectSelector"} {
+			if sel, found, _ := unstructured.NestedMap(c.Object, "spec", "match", from); found {
+				match[to] = sel
+			}
+		}
+		out = append(out, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "admissionregistration.k8s.io/v1",
+			"kind":       "ValidatingAdmissionPolicyBinding",
+			"metadata": map[string]any{
+				"name":   "edgetrace-" + kind + "-" + c.GetName(),
+				"labels": map[string]any{"app.kubernetes.io/managed-by": bindingManager},
+			},
+			"spec": map[string]any{
+				"policyName": "gatekeeper-" + kind,
+				// As Gatekeeper's own: with the constraint gone, nothing is
+				// enforced in its name.
+				"paramRef":          map[string]any{"name": c.GetName(), "parameterNotFoundAction": "Allow"},
+				"validationActions": actions,
+				"matchResources":    match,
+			},
+		}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, nil
+}

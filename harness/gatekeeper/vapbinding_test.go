@@ -1,0 +1,93 @@
+package gatekeeper
+
+import (
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+func TestVAPBindings(t *testing.T) {
+	var objs []*unstructured.Unstructured
+	for _, doc := range []string{`
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8scel}
+spec:
+  crd: {spec: {names: {kind: K8sCel}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    code:
+    - engine: K8sNativeValidation
+      source: {validations: [{expression: "true"}]}
+    - engine: Rego
+      source: {rego: "package k8scel"}
+`, `
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sregoonly}
+spec:
+  crd: {spec: {names: {kind: K8sRegoOnly}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: "package k8sregoonly"
+`, `
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sCel
+metadata: {name: edge}
+spec:
+  enforcementAction: warn
+  match:
+    namespaceSelector: {matchLabels: {edgetrace.io/governed: "true"}}
+    labelSelector: {matchLabels: {app: tracker}}
+`, `
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sCel
+metadata: {name: plain}
+`, `
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRegoOnly
+metadata: {name: rego}
+`} {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	if got := CELTemplates(objs); !reflect.DeepEqual(got, map[string]bool{"k8scel": true}) {
+		t.Errorf("CELTemplates = %v, want only k8scel", got)
+	}
+	bindings, err := VAPBindings(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bindings) != 2 {
+		t.Fatalf("%d bindings, want one per constraint of the CEL template", len(bindings))
+	}
+	edge := bindings[0]
+	if edge.GetName() != "edgetrace-k8scel-edge" {
+		t.Errorf("name %q", edge.GetName())
+	}
+	want := map[string]any{
+		"policyName":        "gatekeeper-k8scel",
+		"paramRef":          map[string]any{"name": "edge", "parameterNotFoundAction": "Allow"},
+		"validationActions": []any{"Warn"},
+		"matchResources": map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"edgetrace.io/governed": "true"}},
+			"objectSelector":    map[string]any{"matchLabels": map[string]any{"app": "tracker"}},
+		},
+	}
+	if got := edge.Object["spec"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("spec = %v\nwant %v", got, want)
+	}
+	if acts, _, _ := unstructured.NestedSlice(bindings[1].Object, "spec", "validationActions"); !reflect.DeepEqual(acts, []any{"Deny"}) {
+		t.Errorf("a constraint without enforcementAction binds with %v, want Deny", acts)
+	}
+	bad := objs[3].DeepCopy()
+	_ = unstructured.SetNestedField(bad.Object, "scoped", "spec", "enforcementAction")
+	if _, err := VAPBindings([]*unstructured.Unstructured{objs[0], bad}); err == nil {
+		t.Error("enforcementAction scoped: no error")
+	}
+}
