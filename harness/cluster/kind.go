@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,8 +15,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// KindClusterName is the kind cluster the harness creates.
-const KindClusterName = "edgetrace"
+// KindClusterName is the kind cluster the harness creates for the state
+// directory dir: one per directory, so that the e2e tests (a temporary
+// directory) never reuse or delete a developer's `harness up` cluster
+// (.harness/).
+func KindClusterName(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return "edgetrace-" + hex.EncodeToString(sum[:4])
+}
 
 // EdgeNodeLabel is the label the tracker's nodeSelector pins workloads to.
 const EdgeNodeLabel = "node-type"
@@ -24,17 +35,23 @@ const EdgeNodeLabel = "node-type"
 // wasmedge shim runs the tracker's native ELF entrypoint as an ordinary Linux
 // container, which is what runc does, so the handler maps to runc and the
 // RuntimeClass `wasmedge` schedules and runs the same pods as on the edge.
+// Its settings are those of the node image's own runc handler (kind's
+// containerd config.toml): the base runtime spec and systemd cgroups, which
+// the kubelet on the node is configured for.
 const wasmedgeRuntimePatch = `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmedge]
   runtime_type = "io.containerd.runc.v2"
+  base_runtime_spec = "/etc/containerd/cri-base.json"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmedge.options]
+    SystemdCgroup = true
 `
 
 // KindConfig renders the kind cluster: one control-plane node and one worker
 // labelled as an edge node, both with the wasmedge runtime handler.
-func KindConfig(kubeVersion string) *v1alpha4.Cluster {
+func KindConfig(name, kubeVersion string) *v1alpha4.Cluster {
 	image := "kindest/node:" + kubeVersion
 	cfg := &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
-		Name:     KindClusterName,
+		Name:     name,
 		Nodes: []v1alpha4.Node{
 			{Role: v1alpha4.ControlPlaneRole, Image: image},
 			{Role: v1alpha4.WorkerRole, Image: image, Labels: map[string]string{EdgeNodeLabel: "edge"}},
@@ -46,8 +63,8 @@ func KindConfig(kubeVersion string) *v1alpha4.Cluster {
 }
 
 // RenderKindConfig is KindConfig as YAML, as `kind create cluster --config` reads it.
-func RenderKindConfig(kubeVersion string) ([]byte, error) {
-	raw, err := yaml.Marshal(KindConfig(kubeVersion))
+func RenderKindConfig(name, kubeVersion string) ([]byte, error) {
+	raw, err := yaml.Marshal(KindConfig(name, kubeVersion))
 	if err != nil {
 		return nil, fmt.Errorf("render kind config: %w", err)
 	}
@@ -62,8 +79,9 @@ type Kind struct {
 
 var _ Provider = (*Kind)(nil)
 
-func (k *Kind) Name() string       { return "kind" }
-func (k *Kind) Kubeconfig() string { return filepath.Join(k.opts.Dir, "kubeconfig") }
+func (k *Kind) Name() string        { return "kind" }
+func (k *Kind) Kubeconfig() string  { return filepath.Join(k.opts.Dir, "kubeconfig") }
+func (k *Kind) clusterName() string { return KindClusterName(k.opts.Dir) }
 
 func (k *Kind) kind() (*kindcluster.Provider, error) {
 	if k.provider != nil {
@@ -92,23 +110,37 @@ func (k *Kind) Create(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kind: list clusters: %w", err)
 	}
-	if !slices.Contains(names, KindClusterName) {
+	name := k.clusterName()
+	if slices.Contains(names, name) {
+		// Reuse only what this directory recorded as finished at this
+		// version; anything else (a create that crashed half-way, another
+		// version) is removed and made anew.
+		s, err := readState(k.opts.Dir)
+		if err != nil || s == nil || !s.Complete || s.KubeVersion != k.opts.KubeVersion {
+			fmt.Fprintf(k.opts.Log, "kind: cluster %s is not a finished %s cluster of this directory: recreating it\n", name, k.opts.KubeVersion)
+			if err := p.Delete(name, k.Kubeconfig()); err != nil {
+				return fmt.Errorf("kind: delete %s: %w", name, err)
+			}
+			names = slices.DeleteFunc(names, func(n string) bool { return n == name })
+		}
+	}
+	if !slices.Contains(names, name) {
 		if err := writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion}); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.opts.Log, "kind: creating cluster %s (%s)\n", KindClusterName, k.opts.KubeVersion)
-		if err := p.Create(KindClusterName,
-			kindcluster.CreateWithV1Alpha4Config(KindConfig(k.opts.KubeVersion)),
+		fmt.Fprintf(k.opts.Log, "kind: creating cluster %s (%s)\n", name, k.opts.KubeVersion)
+		if err := p.Create(name,
+			kindcluster.CreateWithV1Alpha4Config(KindConfig(name, k.opts.KubeVersion)),
 			kindcluster.CreateWithKubeconfigPath(k.Kubeconfig()),
 			kindcluster.CreateWithWaitForReady(0),
 		); err != nil {
 			return fmt.Errorf("kind: create: %w", err)
 		}
 	}
-	if err := p.ExportKubeConfig(KindClusterName, k.Kubeconfig(), false); err != nil {
+	if err := p.ExportKubeConfig(name, k.Kubeconfig(), false); err != nil {
 		return fmt.Errorf("kind: export kubeconfig: %w", err)
 	}
-	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion})
+	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion, Complete: true})
 }
 
 func (k *Kind) LoadImage(ctx context.Context, archive string) error {
@@ -116,7 +148,7 @@ func (k *Kind) LoadImage(ctx context.Context, archive string) error {
 	if err != nil {
 		return err
 	}
-	nodes, err := p.ListInternalNodes(KindClusterName)
+	nodes, err := p.ListInternalNodes(k.clusterName())
 	if err != nil {
 		return fmt.Errorf("kind: load image: %w", err)
 	}
@@ -139,7 +171,7 @@ func (k *Kind) CollectLogs(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.CollectLogs(KindClusterName, dir); err != nil {
+	if err := p.CollectLogs(k.clusterName(), dir); err != nil {
 		return fmt.Errorf("kind: collect logs: %w", err)
 	}
 	return nil
@@ -150,7 +182,7 @@ func (k *Kind) Delete(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Delete(KindClusterName, k.Kubeconfig()); err != nil {
+	if err := p.Delete(k.clusterName(), k.Kubeconfig()); err != nil {
 		return fmt.Errorf("kind: delete: %w", err)
 	}
 	for _, f := range []string{k.Kubeconfig(), filepath.Join(k.opts.Dir, stateFile)} {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
-	raw, err := RenderKindConfig("v1.36.3")
+	raw, err := RenderKindConfig("edgetrace-test", "v1.36.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,8 +19,8 @@ func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
 	if err := yaml.UnmarshalStrict(raw, &got); err != nil {
 		t.Fatalf("rendered config does not parse strictly: %v\n%s", err, raw)
 	}
-	if got.Kind != "Cluster" || got.APIVersion != "kind.x-k8s.io/v1alpha4" {
-		t.Errorf("type = %s/%s", got.APIVersion, got.Kind)
+	if got.Kind != "Cluster" || got.APIVersion != "kind.x-k8s.io/v1alpha4" || got.Name != "edgetrace-test" {
+		t.Errorf("type = %s/%s, name %q", got.APIVersion, got.Kind, got.Name)
 	}
 	var workers, planes int
 	for _, n := range got.Nodes {
@@ -46,7 +46,7 @@ func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
 }
 
 func TestKindContainerdPatchAddsWasmedgeHandler(t *testing.T) {
-	cfg := KindConfig("v1.30.4")
+	cfg := KindConfig("edgetrace-test", "v1.30.4")
 	if len(cfg.ContainerdConfigPatches) != 1 {
 		t.Fatalf("patches = %q", cfg.ContainerdConfigPatches)
 	}
@@ -63,5 +63,24 @@ func TestKindContainerdPatchAddsWasmedgeHandler(t *testing.T) {
 	}
 	if got != "io.containerd.runc.v2" {
 		t.Errorf("wasmedge runtime_type = %q, want io.containerd.runc.v2", got)
+	}
+	// As the node image's runc handler: without systemd cgroups the pod's
+	// containers would be placed in cgroups the kubelet does not manage.
+	handler := []string{"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "wasmedge"}
+	if spec, _ := tree.GetPath(append(handler, "base_runtime_spec")).(string); spec != "/etc/containerd/cri-base.json" {
+		t.Errorf("wasmedge base_runtime_spec = %q, want the node image's /etc/containerd/cri-base.json", spec)
+	}
+	if sd, _ := tree.GetPath(append(handler, "options", "SystemdCgroup")).(bool); !sd {
+		t.Error("wasmedge options.SystemdCgroup is not true")
+	}
+}
+
+func TestKindClusterNamePerDirectory(t *testing.T) {
+	a, b := KindClusterName("/work/repo/.harness"), KindClusterName("/tmp/edgetrace-e2e-1")
+	if a == b {
+		t.Errorf("two state directories share cluster %q", a)
+	}
+	if a != KindClusterName("/work/repo/.harness/") || !strings.HasPrefix(a, "edgetrace-") || len(a) > 40 {
+		t.Errorf("name %q: want a stable, short edgetrace-… name per directory", a)
 	}
 }

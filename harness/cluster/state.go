@@ -16,6 +16,8 @@ type state struct {
 	Provider    string        `json:"provider"`
 	KubeVersion string        `json:"kubeVersion"`
 	Processes   []proc.Handle `json:"processes,omitempty"`
+	// Complete marks a kind cluster whose creation finished.
+	Complete bool `json:"complete,omitempty"`
 }
 
 const stateFile = "cluster.json"
