@@ -154,28 +154,48 @@ func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
 	q := queueName(t)
 	h := newHub(t, q)
 	edges := []*edge{
-		newEdge(t, "edge-a", q, 6, edgeOpts{}),
-		newEdge(t, "edge-b", q, 7, edgeOpts{}),
-		newEdge(t, "edge-c", q, 8, edgeOpts{}),
+		newEdge(t, "edge-a", q, 6, edgeOpts{heartbeat: time.Second}),
+		newEdge(t, "edge-b", q, 7, edgeOpts{heartbeat: time.Second}),
+		newEdge(t, "edge-c", q, 8, edgeOpts{heartbeat: time.Second}),
 	}
-	cut := rng.IntN(len(edges))
-	edges[cut].proxy.cut()
 	stop := background(t, rng, edges...)
+	for _, e := range edges {
+		waitFor(t, 15*time.Second, e.name+" connected", func() bool { return e.worker.State().Connected })
+	}
+	// One site's link goes silent while all three are syncing: packets are
+	// dropped, nothing is refused, so only its heartbeats can tell.
+	cut := rng.IntN(len(edges))
+	time.Sleep(jitter(rng, 0, 500*time.Millisecond))
+	edges[cut].proxy.partition()
+	waitFor(t, 10*time.Second, "the partitioned edge to notice", func() bool { return !edges[cut].worker.State().Connected })
 	time.Sleep(jitter(rng, time.Second, 2*time.Second))
 	stop()
-	// The two connected sites sync fully while the third is away...
-	var up []*edge
-	for i, e := range edges {
-		if i != cut {
-			up = append(up, e)
+	// The two connected sites sync fully while the third is away (the hub
+	// also holds what the third sent before its link went silent)...
+	waitFor(t, 30*time.Second, "the connected edges to sync", func() bool {
+		at := map[string]bool{}
+		keys, _ := eventSet(t, h.store)
+		for _, k := range keys {
+			at[k] = true
 		}
-	}
-	waitSynced(t, h, up, 30*time.Second)
+		for i, e := range edges {
+			if i == cut {
+				continue
+			}
+			keys, _ := eventSet(t, e.store)
+			for _, k := range keys {
+				if !at[k] {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	if st := edges[cut].worker.State(); st.Connected || st.OutboxDepth == 0 {
 		t.Fatalf("partitioned edge state %+v: want disconnected with a backlog", st)
 	}
 	// ...and the third catches up once its link returns.
-	edges[cut].proxy.restore()
+	edges[cut].proxy.heal()
 	waitSynced(t, h, edges, 60*time.Second)
 }
 
