@@ -74,7 +74,17 @@ func serve(args []string, getenv func(string) string) error {
 		// Not fatal: the edge must keep capturing; the outbox holds the
 		// events until a broker is configured.
 		log.Warn("sync_enabled=true but no broker URL (--amqp / TRACKER_AMQP_URL); events wait in the outbox")
-		healthDetail = func() any { return map[string]string{"state": "no broker configured"} }
+		// A worker that never runs still reports the outbox, so the backlog
+		// shows in /healthz and /metrics as it does with a broker down.
+		w := trackeramqp.NewWorker(trackeramqp.WorkerOptions{
+			Queue: cfg.AMQPQueue, Site: cfg.Site, Outbox: store, Interval: cfg.SyncInterval, Registerer: reg, Log: log,
+		})
+		healthDetail = func() any {
+			return struct {
+				State string `json:"state"`
+				trackeramqp.SyncState
+			}{"no broker configured", w.State()}
+		}
 		syncDone <- nil
 	case cfg.SyncEnabled:
 		w := trackeramqp.NewWorker(trackeramqp.WorkerOptions{

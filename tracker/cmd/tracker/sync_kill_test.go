@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -284,58 +286,82 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// TestServeWithBrokerUnreachable: an edge whose broker is down must start,
-// be ready, capture and answer, and say in /healthz that it is not synced.
+// TestServeWithBrokerUnreachable: an edge whose broker is down, or that has
+// none configured, must start, be ready, capture and answer, and say in
+// /healthz and /metrics that its events are not synced.
 func TestServeWithBrokerUnreachable(t *testing.T) {
 	skipIfShort(t, "builds the binary")
-	dead := "amqp://guest:guest@" + freeAddr(t) + "/" // nothing listens there
-	p := startNode(t, []string{"serve", "--db", filepath.Join(t.TempDir(), "e.db"), "--site", "offline", "--amqp", dead},
-		"sync_enabled=true", "sync_interval=200ms")
-	defer p.term(t)
-	resp, err := http.Post(p.base+"/capture", "application/json", bytes.NewReader(epcisgen.New(epcisgen.Config{Seed: 3}).Document(20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 202 {
-		t.Fatalf("capture with the broker down = %d, want 202", resp.StatusCode)
-	}
-	var health struct {
-		Status string `json:"status"`
-		Sync   struct {
-			Connected   bool   `json:"connected"`
-			OutboxDepth int64  `json:"outboxDepth"`
-			LastError   string `json:"lastError"`
-		} `json:"sync"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = json.NewDecoder(resp.Body).Decode(&health)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("/healthz = %d, %v; want 200 with JSON detail", resp.StatusCode, err)
-		}
-		if health.Sync.OutboxDepth == 20 && health.Sync.LastError != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz sync detail %+v: want 20 unsent events and the dial error", health.Sync)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if health.Sync.Connected {
-		t.Errorf("/healthz says connected to a broker that does not exist")
-	}
-	resp, err = http.Get(p.base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("/readyz with the broker down = %d; readiness must not depend on the broker", resp.StatusCode)
+	for _, tc := range []struct {
+		name string
+		args []string
+		// what /healthz says once the 20 events wait
+		settled func(state, lastError string) bool
+	}{
+		{"broker down", []string{"--amqp", "amqp://guest:guest@" + freeAddr(t) + "/"}, // nothing listens there
+			func(_, lastError string) bool { return lastError != "" }},
+		{"no broker configured", nil,
+			func(state, _ string) bool { return state == "no broker configured" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startNode(t, append([]string{"serve", "--db", filepath.Join(t.TempDir(), "e.db"), "--site", "offline"}, tc.args...),
+				"sync_enabled=true", "sync_interval=200ms")
+			defer p.term(t)
+			resp, err := http.Post(p.base+"/capture", "application/json", bytes.NewReader(epcisgen.New(epcisgen.Config{Seed: 3}).Document(20)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 202 {
+				t.Fatalf("capture without a broker = %d, want 202", resp.StatusCode)
+			}
+			var health struct {
+				Status string `json:"status"`
+				Sync   struct {
+					State       string `json:"state"`
+					Connected   bool   `json:"connected"`
+					OutboxDepth int64  `json:"outboxDepth"`
+					LastError   string `json:"lastError"`
+				} `json:"sync"`
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				resp, err := http.Get(p.base + "/healthz")
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(&health)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("/healthz = %d, %v; want 200 with JSON detail", resp.StatusCode, err)
+				}
+				if health.Sync.OutboxDepth == 20 && tc.settled(health.Sync.State, health.Sync.LastError) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("/healthz sync detail %+v: want 20 unsent events and why", health.Sync)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if health.Sync.Connected {
+				t.Errorf("/healthz says connected to a broker that does not exist")
+			}
+			resp, err = http.Get(p.base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(metrics), "\ntracker_sync_outbox_depth 20\n") {
+				t.Errorf("/metrics has no tracker_sync_outbox_depth 20")
+			}
+			resp, err = http.Get(p.base + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("/readyz without a broker = %d; readiness must not depend on the broker", resp.StatusCode)
+			}
+		})
 	}
 }
