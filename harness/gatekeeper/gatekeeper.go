@@ -336,18 +336,10 @@ func (g *Gatekeeper) startProcess(bin string, s *state) error {
 		// Audit caches listed objects in our directory (in a pod, an
 		// emptyDir at /tmp/audit that audit fails without).
 		"--api-cache-dir=" + filepath.Join(g.home(), "audit"),
-		"--log-denies",
-		// Generate ValidatingAdmissionPolicies and bindings from CEL
-		// templates (default on from 3.22, off in 3.17); bindings only where
-		// the version survives it (see GeneratesVAPBindings).
-		"--default-create-vap-for-templates=true",
-		"--default-create-vap-binding-for-constraints=" + strconv.FormatBool(GeneratesVAPBindings(g.opts.Version)),
 		// No --operation: every operation this version has (webhook, audit,
 		// status, mutation and, from 3.20, generate) runs in this process.
 	}
-	if g.opts.AuditInterval > 0 {
-		args = append(args, "--audit-interval="+strconv.Itoa(int(max(g.opts.AuditInterval.Seconds(), 1))))
-	}
+	args = append(args, g.policyFlags()...)
 	var cmd *exec.Cmd
 	if os.Geteuid() == 0 {
 		shimArgs := append([]string{"-c", inClusterShim, g.saDir(), bin}, args...)
@@ -494,6 +486,23 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
 	}
 	return nil
+}
+
+// policyFlags are the flags that decide what Gatekeeper enforces and
+// reports, the same for the local process and the kind manifest's pods.
+func (g *Gatekeeper) policyFlags() []string {
+	flags := []string{
+		"--log-denies",
+		// Generate ValidatingAdmissionPolicies and bindings from CEL
+		// templates (default on from 3.22, off in 3.17); bindings only where
+		// the version survives it (see GeneratesVAPBindings).
+		"--default-create-vap-for-templates=true",
+		"--default-create-vap-binding-for-constraints=" + strconv.FormatBool(GeneratesVAPBindings(g.opts.Version)),
+	}
+	if g.opts.AuditInterval > 0 {
+		flags = append(flags, "--audit-interval="+strconv.Itoa(int(max(g.opts.AuditInterval.Seconds(), 1))))
+	}
+	return flags
 }
 
 // GeneratesVAPBindings reports whether the harness lets Gatekeeper version

@@ -3,6 +3,8 @@ package gatekeeper
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,13 +15,14 @@ import (
 
 // InstallManifest installs Gatekeeper in-cluster from its release manifest,
 // as operators do, with the validating webhook made fail-closed (the chart's
-// default is failurePolicy Ignore). It is the kind provider's install.
+// default is failurePolicy Ignore) and the same policy flags as the local
+// process. It is the kind provider's install.
 func (g *Gatekeeper) InstallManifest(ctx context.Context) error {
 	manifest, err := ReleaseManifest(ctx, g.opts.Version)
 	if err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
-	for _, o := range FailClosed(manifest) {
+	for _, o := range WithFlags(FailClosed(manifest), g.policyFlags()) {
 		if _, err := g.Client.Apply(ctx, o, time.Minute); err != nil {
 			return fmt.Errorf("gatekeeper: %w", err)
 		}
@@ -69,6 +72,37 @@ func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructu
 		}
 		_ = unstructured.SetNestedSlice(c.Object, hooks, "webhooks")
 		out[i] = c
+	}
+	return out
+}
+
+// WithFlags returns the manifest with flags set on the manager container of
+// every Deployment (webhook and audit pods alike), replacing an argument of
+// the same name, leaving the input untouched.
+func WithFlags(manifest []*unstructured.Unstructured, flags []string) []*unstructured.Unstructured {
+	name := func(arg string) string { n, _, _ := strings.Cut(arg, "="); return n }
+	out := make([]*unstructured.Unstructured, len(manifest))
+	for i, o := range manifest {
+		out[i] = o
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		d := o.DeepCopy()
+		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			m, ok := c.(map[string]any)
+			if !ok || m["name"] != "manager" {
+				continue
+			}
+			args, _, _ := unstructured.NestedStringSlice(m, "args")
+			for _, f := range flags {
+				args = slices.DeleteFunc(args, func(a string) bool { return name(a) == name(f) })
+				args = append(args, f)
+			}
+			_ = unstructured.SetNestedStringSlice(m, args, "args")
+		}
+		_ = unstructured.SetNestedSlice(d.Object, containers, "spec", "template", "spec", "containers")
+		out[i] = d
 	}
 	return out
 }

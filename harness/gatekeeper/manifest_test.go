@@ -3,6 +3,7 @@ package gatekeeper
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const manifestFixture = `apiVersion: v1
@@ -80,5 +81,50 @@ metadata:
 	}
 	if out[1] != objs[1] {
 		t.Error("non-webhook object replaced")
+	}
+}
+
+func TestWithFlagsSetsManagerArgs(t *testing.T) {
+	objs, err := decodeObjects(strings.NewReader(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: gatekeeper-audit
+spec:
+  template:
+    spec:
+      containers:
+      - name: manager
+        args: [--operation=audit, --audit-interval=60, --log-denies=false]
+      - name: sidecar
+        args: [--x]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: gatekeeper-webhook-service
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gatekeeper{opts: Options{Version: "v3.17.0", AuditInterval: 5 * time.Second}}
+	out := WithFlags(objs, g.policyFlags())
+	containers := out[0].Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
+	var args []string
+	for _, a := range containers[0].(map[string]any)["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	want := "--operation=audit --log-denies --default-create-vap-for-templates=true --default-create-vap-binding-for-constraints=false --audit-interval=5"
+	if got := strings.Join(args, " "); got != want {
+		t.Errorf("manager args = %s\nwant %s", got, want)
+	}
+	if side := containers[1].(map[string]any)["args"].([]any); len(side) != 1 {
+		t.Errorf("sidecar args changed: %v", side)
+	}
+	in := objs[0].Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"].([]any)
+	if len(in) != 3 || in[1] != "--audit-interval=60" {
+		t.Errorf("input modified: %v", in)
+	}
+	if out[1] != objs[1] {
+		t.Error("non-Deployment object replaced")
 	}
 }
