@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -173,4 +176,46 @@ func notLive(live *unstructured.Unstructured, r int) (string, error) {
 		return "", nil
 	}
 	return "", nil
+}
+
+// mutatorKinds are the kinds of Gatekeeper's mutation API.
+var mutatorKinds = []string{"Assign", "AssignMetadata", "ModifySet", "AssignImage"}
+
+// PruneMutators deletes the mutators in the cluster that objs does not
+// hold, so that an `up` without --mutation after one with it leaves no
+// overlay behind: expansion applies mutators before validation, so they
+// change what is judged. A kind this Gatekeeper does not serve is skipped.
+func (g *Gatekeeper) PruneMutators(ctx context.Context, objs []*unstructured.Unstructured) error {
+	keep := map[string]bool{}
+	for _, o := range objs {
+		if role(o) == roleMutator {
+			keep[key(o)] = true
+		}
+	}
+	for _, kind := range mutatorKinds {
+		probe := &unstructured.Unstructured{}
+		probe.SetGroupVersionKind(schema.GroupVersionKind{Group: "mutations.gatekeeper.sh", Kind: kind})
+		r, err := g.Client.Resource(probe)
+		if meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+		}
+		list, err := r.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+		}
+		for i := range list.Items {
+			m := &list.Items[i]
+			if keep[key(m)] {
+				continue
+			}
+			fmt.Fprintf(g.opts.Log, "gatekeeper: removing %s, not in the bundle\n", key(m))
+			if err := g.Client.Delete(ctx, m); err != nil {
+				return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+			}
+		}
+	}
+	return nil
 }
