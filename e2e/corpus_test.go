@@ -183,12 +183,18 @@ func replayUpdate(t *testing.T, review *unstructured.Unstructured, ns string) (o
 		subresources = []string{sub}
 	}
 	_, err = r.Update(ctx, obj, metav1.UpdateOptions{}, subresources...)
+	return obj, err, !noSuchSubresource(t, sub, err)
+}
+
+// noSuchSubresource reports (and logs) a write through a subresource that
+// this API server does not have: before 1.33 there is no pods/resize
+// (in-place resize was an alpha feature gate on the pod itself, off by
+// default), so the path a resize sample takes does not exist to be guarded.
+func noSuchSubresource(t *testing.T, sub string, err error) bool {
+	t.Helper()
 	if sub == "resize" && apierrors.IsNotFound(err) && !utilversion.MustParseSemantic(env.kubeVersion).AtLeast(utilversion.MajorMinor(1, 33)) {
-		// Before 1.33 an API server has no pods/resize (in-place resize was
-		// an alpha feature gate on the pod itself, off by default): the
-		// path this evasion takes does not exist to be guarded.
 		t.Logf("pods/resize does not exist on Kubernetes %s: %v", env.kubeVersion, err)
-		return obj, err, false
+		return true
 	}
-	return obj, err, true
+	return false
 }
