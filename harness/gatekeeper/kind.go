@@ -57,13 +57,7 @@ func available(d *appsv1.Deployment) bool {
 // FailClosed returns the manifest with every validating webhook's
 // failurePolicy set to Fail, leaving the input untouched.
 func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, len(manifest))
-	for i, o := range manifest {
-		out[i] = o
-		if o.GetKind() != "ValidatingWebhookConfiguration" {
-			continue
-		}
-		c := o.DeepCopy()
+	return edited(manifest, "ValidatingWebhookConfiguration", func(c *unstructured.Unstructured) {
 		hooks, _, _ := unstructured.NestedSlice(c.Object, "webhooks")
 		for _, h := range hooks {
 			if m, ok := h.(map[string]any); ok {
@@ -71,9 +65,7 @@ func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructu
 			}
 		}
 		_ = unstructured.SetNestedSlice(c.Object, hooks, "webhooks")
-		out[i] = c
-	}
-	return out
+	})
 }
 
 // WithFlags returns the manifest with flags set on the manager container of
@@ -81,13 +73,7 @@ func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructu
 // the same name, leaving the input untouched.
 func WithFlags(manifest []*unstructured.Unstructured, flags []string) []*unstructured.Unstructured {
 	name := func(arg string) string { n, _, _ := strings.Cut(arg, "="); return n }
-	out := make([]*unstructured.Unstructured, len(manifest))
-	for i, o := range manifest {
-		out[i] = o
-		if o.GetKind() != "Deployment" {
-			continue
-		}
-		d := o.DeepCopy()
+	return edited(manifest, "Deployment", func(d *unstructured.Unstructured) {
 		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 		for _, c := range containers {
 			m, ok := c.(map[string]any)
@@ -102,7 +88,19 @@ func WithFlags(manifest []*unstructured.Unstructured, flags []string) []*unstruc
 			_ = unstructured.SetNestedStringSlice(m, args, "args")
 		}
 		_ = unstructured.SetNestedSlice(d.Object, containers, "spec", "template", "spec", "containers")
-		out[i] = d
+	})
+}
+
+// edited returns manifest with edit applied to a copy of every object of
+// kind; the other objects and the input are left as they are.
+func edited(manifest []*unstructured.Unstructured, kind string, edit func(*unstructured.Unstructured)) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(manifest))
+	for i, o := range manifest {
+		out[i] = o
+		if o.GetKind() == kind {
+			out[i] = o.DeepCopy()
+			edit(out[i])
+		}
 	}
 	return out
 }
