@@ -10,7 +10,9 @@ set -o errexit -o nounset -o pipefail
 #
 # Each pinned version has its own module under hack/tools/<family>-<version>/ so
 # that Gatekeeper's, Kubernetes' and kind's dependency graphs never have to agree.
-# Outputs are named bin/TOOL-VERSION: a warm run finds them and rebuilds nothing.
+# Outputs are named bin/TOOL-VERSION: a warm run finds them and rebuilds nothing,
+# unless what built them changed — the tool module's go.mod or go.sum, the Go
+# toolchain or the link flags — which bin/TOOL-VERSION.stamp records.
 # Builds write to a temporary name and rename, so an interrupted build never leaves a
 # binary that looks finished; a per-binary lock lets concurrent callers share a build.
 
@@ -54,7 +56,21 @@ build() { # tool [version]
 
   local out="$root/bin/$tool-$want" moddir="$root/hack/tools/$family-$want"
   [[ -d $moddir ]] || die "missing tool module $moddir"
-  if [[ -x $out ]]; then
+  local ldflags=""
+  if [[ $family == kubernetes ]]; then
+    # Unstamped builds report v0.0.0; stamp the real version so /version and
+    # version-gated behaviour in clients match a released binary.
+    local minor=${want#v1.}
+    minor=${minor%%.*}
+    ldflags="-X k8s.io/component-base/version.gitVersion=$want"
+    ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
+    ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
+    ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  fi
+  local stamp
+  stamp=$({ cat "$moddir/go.mod" "$moddir/go.sum" 2>/dev/null; go env GOVERSION; echo "$pkg $ldflags"; } | sha256sum)
+  stamp=${stamp%% *}
+  if [[ -x $out && $(cat "$out.stamp" 2>/dev/null) == "$stamp" ]]; then
     echo "$out"
     return 0
   fi
@@ -62,23 +78,13 @@ build() { # tool [version]
   (
     flock 9
     # Another caller may have finished the build while we waited for the lock.
-    if [[ ! -x $out ]]; then
-      local ldflags=""
-      if [[ $family == kubernetes ]]; then
-        # Unstamped builds report v0.0.0; stamp the real version so /version and
-        # version-gated behaviour in clients match a released binary.
-        local minor=${want#v1.}
-        minor=${minor%%.*}
-        ldflags="-X k8s.io/component-base/version.gitVersion=$want"
-        ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
-        ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
-        ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-      fi
+    if [[ ! -x $out || $(cat "$out.stamp" 2>/dev/null) != "$stamp" ]]; then
       echo "tools.sh: building $tool $want" >&2
       local start=$SECONDS
       (cd "$moddir" && GOWORK=off CGO_ENABLED=0 go build -trimpath \
         -ldflags "$ldflags" -o "$out.tmp.$$" "$pkg")
       mv -f "$out.tmp.$$" "$out"
+      echo "$stamp" >"$out.stamp"
       echo "tools.sh: built $out in $((SECONDS - start))s" >&2
     fi
   ) 9>"$root/bin/.lock-$tool-$want"
