@@ -68,7 +68,7 @@ build() { # tool [version]
     ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
   fi
   local stamp
-  stamp=$({ cat "$moddir/go.mod" "$moddir/go.sum" 2>/dev/null; go env GOVERSION; echo "$pkg $ldflags"; } | sha256sum)
+  stamp=$({ cat "$moddir/go.mod" "$moddir/go.sum" 2>/dev/null; (cd "$moddir" && GOWORK=off go env GOVERSION); echo "$pkg $ldflags"; } | sha256sum)
   stamp=${stamp%% *}
   if [[ -x $out && $(cat "$out.stamp" 2>/dev/null) == "$stamp" ]]; then
     echo "$out"

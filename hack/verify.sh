@@ -18,8 +18,8 @@ go vet ./...
 
 step "generated files up to date"
 harness generate >/dev/null
-if ! git diff --exit-code -- constrainttemplates deploy/gatekeeper/templates; then
+if ! git diff --exit-code -- constrainttemplates deploy/gatekeeper/templates deploy/gatekeeper/vap-bindings-3.17; then
   die "generated files are stale or hand-edited: run make generate and commit"
 fi
-untracked=$(git ls-files --others --exclude-standard -- constrainttemplates deploy/gatekeeper/templates)
+untracked=$(git ls-files --others --exclude-standard -- constrainttemplates deploy/gatekeeper/templates deploy/gatekeeper/vap-bindings-3.17)
 [[ -z $untracked ]] || die "generated files not committed: $untracked"

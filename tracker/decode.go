@@ -81,6 +81,9 @@ type problems struct {
 	more int // found past maxFieldErrors
 }
 
+// count is every problem found, listed or not.
+func (p *problems) count() int { return len(p.list) + p.more }
+
 func (p *problems) add(pointer, value, format string, args ...any) {
 	if len(p.list) >= maxFieldErrors {
 		p.more++
@@ -188,7 +191,7 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		typeProblems[wireEvent](raw, ptr, err, p)
 		return nil
 	}
-	before := len(p.list)
+	before := p.count()
 	ev := &Event{Pointer: ptr}
 
 	switch {
@@ -311,7 +314,7 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		ev.ErrorDeclaration = decl
 	}
 
-	if len(p.list) > before {
+	if p.count() > before {
 		return nil
 	}
 	if w.RecordTime != nil {

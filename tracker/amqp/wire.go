@@ -1,9 +1,12 @@
 package amqp
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -78,11 +81,21 @@ func dialTimeout(heartbeat time.Duration) time.Duration {
 }
 
 // CheckURL refuses a broker URL that no dial can succeed with (unparseable,
-// a scheme other than amqp or amqps, a bad port), naming it without its
-// password: start-up fails at once instead of a worker retrying for ever.
+// a scheme other than amqp or amqps, a port out of range), naming it without
+// its password: start-up fails at once instead of a worker retrying for ever.
 func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse's error quotes the whole URL, password included.
+		return errors.New("unparseable URL (percent-encode @, #, / and : in the user name and password)")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%s: port %q out of range", Redact(rawURL), p)
+		}
+	}
 	if _, err := amqp091.ParseURI(rawURL); err != nil {
-		return fmt.Errorf("%s: %w", Redact(rawURL), err)
+		return fmt.Errorf("%s: %v", Redact(rawURL), strings.ReplaceAll(err.Error(), rawURL, Redact(rawURL)))
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		// Exactly the two words the ConfigMap policy admits: a value such as
 		// "1" or "TRUE" that strconv.ParseBool takes would start here and be
 		// refused at admission, or the other way round.
-		switch strings.TrimSpace(v) {
+		switch v {
 		case "true":
 			*dst = true
 		case "false":

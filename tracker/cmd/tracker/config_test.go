@@ -36,14 +36,15 @@ func TestLoadConfig(t *testing.T) {
 			check: func(c config) bool { return c.maxSyncedEvent() == 1048576-syncHeaderRoom }},
 		{name: "no limit without sync", env: map[string]string{"TRACKER_AMQP_MAX_MESSAGE": "1048576"},
 			check: func(c config) bool { return c.maxSyncedEvent() == 0 }},
-		{name: "only the words true and false", env: map[string]string{"TRACKING_ENABLED": "1", "cache_enabled": "TRUE", "sync_enabled": " false "},
+		{name: "only the words true and false", env: map[string]string{"TRACKING_ENABLED": "1", "cache_enabled": "TRUE", "sync_enabled": "false"},
 			wantErr: []string{`TRACKING_ENABLED="1"`, `cache_enabled="TRUE"`}},
-		{name: "padded boolean", env: map[string]string{"sync_enabled": " true "}, check: func(c config) bool { return c.SyncEnabled }},
+		{name: "padded boolean", env: map[string]string{"sync_enabled": " true "}, wantErr: []string{`sync_enabled=" true "`}},
 		{name: "sync interval that would spin", env: map[string]string{"sync_interval": "1ns"}, wantErr: []string{`sync_interval="1ns"`, "at least 100ms"}},
 		{name: "shortest sync interval", env: map[string]string{"sync_interval": "100ms"}, check: func(c config) bool { return c.SyncInterval == 100*time.Millisecond }},
 		{name: "broker URL with another scheme", env: map[string]string{"TRACKER_AMQP_URL": "htp://guest:secret@broker:5672/"},
 			wantErr: []string{`TRACKER_AMQP_URL) htp://guest:xxxxx@broker:5672/`}},
-		{name: "broker URL with a bad port", args: []string{"--amqp", "amqp://broker:port/"}, wantErr: []string{"--amqp (TRACKER_AMQP_URL)"}},
+		{name: "broker URL with a bad port", args: []string{"--amqp", "amqp://guest:secret@broker:port/"}, wantErr: []string{"--amqp (TRACKER_AMQP_URL) unparseable URL"}},
+		{name: "broker URL with a port out of range", args: []string{"--amqp", "amqp://guest:secret@broker:99999/"}, wantErr: []string{`port "99999" out of range`}},
 		{name: "blank site", env: map[string]string{"TRACKER_SITE": "   "}, wantErr: []string{`TRACKER_SITE) "   "`}},
 	}
 	for _, tt := range tests {
@@ -57,6 +58,9 @@ func TestLoadConfig(t *testing.T) {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error %q does not name %s", err, w)
 					}
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("error %q shows the broker password", err)
 				}
 				return
 			}

@@ -304,7 +304,8 @@ func TestServeWithBrokerUnreachable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startNode(t, append([]string{"serve", "--db", filepath.Join(t.TempDir(), "e.db"), "--site", "offline"}, tc.args...),
-				"sync_enabled=true", "sync_interval=200ms")
+				// An empty TRACKER_AMQP_URL overrides one the test runs with.
+				"sync_enabled=true", "sync_interval=200ms", "TRACKER_AMQP_URL=")
 			defer p.term(t)
 			resp, err := http.Post(p.base+"/capture", "application/json", bytes.NewReader(epcisgen.New(epcisgen.Config{Seed: 3}).Document(20)))
 			if err != nil {
