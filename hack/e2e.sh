@@ -44,16 +44,22 @@ fi
 # without its own teardown (a test that panicked, go test's -timeout, which
 # exit without deferred calls): such a run leaves its state directory behind,
 # no longer locked. The next run would reap it too, but a run must not leave
-# anything behind, failed or not.
+# anything behind, failed or not. Its logs are kept under .harness/e2e/.
 reap() {
   local d
   for d in "${TMPDIR:-/tmp}"/edgetrace-e2e-*; do
     [[ -f $d/lock ]] || continue
-    if flock -n "$d/lock" true 2>/dev/null; then
-      echo "e2e: removing the cluster of a run that died: $d" >&2
-      go run ./harness/cmd/harness down --dir "$d" && rm -rf "$d"
+    flock -n "$d/lock" true 2>/dev/null || continue # a run in progress
+    echo "e2e: removing the cluster of a run that died: $d" >&2
+    mkdir -p .harness/e2e && cp -r "$d/logs" ".harness/e2e/reaped-$(basename "$d")" 2>/dev/null || true
+    if go run ./harness/cmd/harness down --dir "$d"; then
+      rm -rf "$d"
+    else
+      summary+=("e2e: FAIL could not remove the cluster of $d")
+      status=1
     fi
   done
+  return 0
 }
 trap reap EXIT
 
