@@ -115,7 +115,8 @@ func checkObject(t *testing.T, o *unstructured.Unstructured, wantDenied bool) {
 // checkDenial requires err to be an admission denial that names every
 // expected constraint. Gatekeeper's webhook writes "[name] message"; a
 // generated ValidatingAdmissionPolicy names its binding, which ends in the
-// constraint's name ("gatekeeper-name" in 3.17, "gatekeeper-kind-name" in 3.23).
+// constraint's name ("gatekeeper-kind-name" as 3.23 writes it,
+// "edgetrace-kind-name" as the harness writes it for 3.17).
 func checkDenial(t *testing.T, err error, want []string) {
 	t.Helper()
 	msg := denial(err)

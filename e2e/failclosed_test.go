@@ -107,7 +107,7 @@ func TestFailClosed(t *testing.T) {
 		_ = env.client.Delete(ctx, live)
 	})
 	t.Run("non-compliant pods denied by the API server", func(t *testing.T) {
-		denied := 0
+		denied := map[string]int{}
 		inputs := readCorpus(t, "evasion")
 		ensureNamespaces(t, inputs)
 		for _, in := range inputs {
@@ -156,7 +156,7 @@ func TestFailClosed(t *testing.T) {
 				}
 				continue
 			}
-			if !isKind(o, "Pod") {
+			if isKind(o, workloadKinds...) {
 				// Workloads reach constraints only through expansion, which
 				// is the webhook's: record what happens, do not require it.
 				if err == nil {
@@ -172,29 +172,51 @@ func TestFailClosed(t *testing.T) {
 					byVAP = append(byVAP, c)
 				}
 			}
+			what := fmt.Sprintf("%s %s %s", op, o.GetKind(), o.GetName())
 			switch {
 			case len(byVAP) > 0 && err == nil:
-				t.Errorf("%s Pod %s: admitted with the webhook down, want denied by the VAP of %v", op, o.GetName(), byVAP)
+				t.Errorf("%s: admitted with the webhook down, want denied by the VAP of %v", what, byVAP)
 			case len(byVAP) > 0 && rejectedBeforeAdmission(err):
-				report = append(report, fmt.Sprintf("refused by the API server itself: %s Pod %s: %v", op, o.GetName(), err))
+				report = append(report, fmt.Sprintf("refused by the API server itself: %s: %v", what, err))
 			case len(byVAP) > 0:
 				if msg := denial(err); !strings.Contains(msg, "ValidatingAdmissionPolicy") {
-					t.Errorf("%s Pod %s: want a ValidatingAdmissionPolicy denial, got %v", op, o.GetName(), err)
+					t.Errorf("%s: want a ValidatingAdmissionPolicy denial, got %v", what, err)
 				}
-				denied++
+				denied[o.GetKind()]++
 				if op == "UPDATE" {
-					report = append(report, fmt.Sprintf("denied by VAP: UPDATE Pod %s (%s)", o.GetName(), filepath.Base(in.File)))
+					report = append(report, fmt.Sprintf("denied by VAP: %s (%s)", what, filepath.Base(in.File)))
 				}
 			case err == nil:
-				report = append(report, fmt.Sprintf("admitted (no CEL engine for %v): %s Pod %s", expected(o), op, o.GetName()))
+				report = append(report, fmt.Sprintf("admitted (no CEL engine for %v): %s", expected(o), what))
 			default:
-				report = append(report, fmt.Sprintf("denied anyway: %s Pod %s: %v", op, o.GetName(), err))
+				report = append(report, fmt.Sprintf("denied anyway: %s: %v", what, err))
 			}
 		}
-		if denied == 0 {
+		if denied["Pod"] == 0 {
 			t.Error("no evasion Pod is denied by a generated ValidatingAdmissionPolicy")
 		}
-		report = append(report, fmt.Sprintf("denied by VAP: %d evasion Pods", denied))
+		report = append(report, fmt.Sprintf("denied by VAP: %v evasion objects by kind", denied))
+	})
+	// With failurePolicy Fail (what `harness up` registers) nothing the
+	// webhook judges is admitted while it is down, compliant or not.
+	t.Run("failurePolicy Fail refuses every governed pod", func(t *testing.T) {
+		pods := []*unstructured.Unstructured{compliantOf(t, "Pod", "e2e-failclosed-fail"), place(firstEvasionPod(t))} // namespaces made first
+		if err := env.gk.StopWebhook(ctx, admissionv1.Fail); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range pods {
+			live, err := create(ctx, o)
+			if err == nil {
+				_ = env.client.Delete(ctx, live)
+				t.Errorf("Pod %s admitted with the webhook down and failurePolicy Fail", o.GetName())
+				continue
+			}
+			// A policy may refuse the non-compliant one first.
+			if !strings.Contains(err.Error(), "failed calling webhook") && !strings.Contains(denial(err), "ValidatingAdmissionPolicy") {
+				t.Errorf("Pod %s: want the webhook call to fail, got %v", o.GetName(), err)
+			}
+		}
+		report = append(report, "failurePolicy Fail: compliant and evasion Pods refused")
 	})
 	var names []string
 	for c := range covered {
@@ -205,6 +227,10 @@ func TestFailClosed(t *testing.T) {
 	t.Log(strings.Join(report, "\n"))
 	_ = os.WriteFile(filepath.Join(env.artifacts, "fail-closed.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644)
 }
+
+// workloadKinds reach the constraints only as the Pods expansion makes of
+// them, in the webhook.
+var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
 
 // firstEvasionPod is the first Pod of the evasion corpus, in its namespace.
 func firstEvasionPod(t *testing.T) *unstructured.Unstructured {

@@ -71,21 +71,31 @@ func (g *Gatekeeper) ApplyBundle(ctx context.Context, objs []*unstructured.Unstr
 	if err := g.WaitLive(ctx, ordered, timeout); err != nil {
 		return err
 	}
-	if !GeneratesVAPBindings(g.opts.Version) {
-		// Without bindings nothing the policies say is enforced when the
-		// webhook is down: write them as a later Gatekeeper would.
-		bindings, err := VAPBindings(objs)
-		if err != nil {
-			return fmt.Errorf("gatekeeper: bundle: %w", err)
-		}
-		for _, b := range bindings {
-			if _, err := g.Client.Apply(ctx, b, timeout); err != nil {
-				return fmt.Errorf("gatekeeper: bundle: %w", err)
-			}
-		}
+	if err := g.bindPolicies(ctx, objs, timeout); err != nil {
+		return fmt.Errorf("gatekeeper: bundle: %w", err)
 	}
 	fmt.Fprintf(g.opts.Log, "gatekeeper: bundle of %d objects live after %s\n", len(objs), time.Since(start).Round(10*time.Millisecond))
 	return nil
+}
+
+// bindPolicies writes, for a Gatekeeper that cannot (GeneratesVAPBindings),
+// the bindings without which nothing the generated policies say is enforced
+// while the webhook is down, as a later Gatekeeper would.
+func (g *Gatekeeper) bindPolicies(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	bindings, err := g.wantedBindings(objs)
+	for _, b := range bindings {
+		if _, err := g.Client.Apply(ctx, b, timeout); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (g *Gatekeeper) wantedBindings(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	if GeneratesVAPBindings(g.opts.Version) {
+		return nil, nil
+	}
+	return VAPBindings(objs)
 }
 
 // WaitLive waits until every object in objs is in effect, as Gatekeeper
@@ -181,11 +191,43 @@ func notLive(live *unstructured.Unstructured, r int) (string, error) {
 // mutatorKinds are the kinds of Gatekeeper's mutation API.
 var mutatorKinds = []string{"Assign", "AssignMetadata", "ModifySet", "AssignImage"}
 
-// PruneMutators deletes the mutators in the cluster that objs does not
-// hold, so that an `up` without --mutation after one with it leaves no
-// overlay behind: expansion applies mutators before validation, so they
-// change what is judged. A kind this Gatekeeper does not serve is skipped.
-func (g *Gatekeeper) PruneMutators(ctx context.Context, objs []*unstructured.Unstructured) error {
+// Prune deletes what an earlier bundle left that the bundle objs does not
+// hold: mutators (an `up` without --mutation after one with it; expansion
+// applies mutators before validation, so they change what is judged) and
+// the bindings written for Gatekeeper 3.17 (after an upgrade they would
+// judge objects a second time beside Gatekeeper's own).
+func (g *Gatekeeper) Prune(ctx context.Context, objs []*unstructured.Unstructured) error {
+	if err := g.pruneMutators(ctx, objs); err != nil {
+		return err
+	}
+	wanted, err := g.wantedBindings(objs)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, b := range wanted {
+		want[b.GetName()] = true
+	}
+	bindingsAPI := g.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	list, err := bindingsAPI.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=" + bindingManager})
+	if err != nil {
+		return fmt.Errorf("gatekeeper: prune bindings: %w", err)
+	}
+	for _, b := range list.Items {
+		if want[b.Name] {
+			continue
+		}
+		fmt.Fprintf(g.opts.Log, "gatekeeper: removing ValidatingAdmissionPolicyBinding %s, not wanted for Gatekeeper %s and this bundle\n", b.Name, g.opts.Version)
+		if err := bindingsAPI.Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("gatekeeper: prune bindings: %w", err)
+		}
+	}
+	return nil
+}
+
+// pruneMutators deletes the mutators objs does not hold; a kind this
+// Gatekeeper does not serve is skipped.
+func (g *Gatekeeper) pruneMutators(ctx context.Context, objs []*unstructured.Unstructured) error {
 	keep := map[string]bool{}
 	for _, o := range objs {
 		if role(o) == roleMutator {

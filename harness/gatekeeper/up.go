@@ -85,7 +85,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 		return nil, err
 	}
 	if len(o.Bundle) > 0 {
-		if err := gk.PruneMutators(ctx, o.Bundle); err != nil {
+		if err := gk.Prune(ctx, o.Bundle); err != nil {
 			return nil, err
 		}
 		if err := gk.ApplyBundle(ctx, o.Bundle, 3*time.Minute); err != nil {
