@@ -51,17 +51,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := loadConfig(tt.args, func(k string) string { return tt.env[k] })
 			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, want one naming %v", tt.wantErr)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not name %s", err, w)
-					}
-				}
-				if strings.Contains(err.Error(), "secret") {
-					t.Errorf("error %q shows the broker password", err)
-				}
+				checkConfigError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -95,17 +85,24 @@ func TestLoadHubConfig(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadHubConfig(tt.args, env(tt.env))
-			if err == nil {
-				t.Fatalf("no error, want one naming %v", tt.wantErr)
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q shows the password", err)
-			}
+			checkConfigError(t, err, tt.wantErr)
 		})
+	}
+}
+
+// checkConfigError requires err to name each of want and never to show the
+// broker password the cases use ("secret").
+func checkConfigError(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one naming %v", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not name %s", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q shows the broker password", err)
 	}
 }
