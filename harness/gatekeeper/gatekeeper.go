@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 )
 
 const (
@@ -62,7 +63,10 @@ type Options struct {
 	// (60 s). Tests that wait for audit shorten it; a latency measurement
 	// should not, since every audit pass competes for the same cores.
 	AuditInterval time.Duration
-	Log           io.Writer
+	// InCluster: Gatekeeper runs in the cluster from its release manifest
+	// (kind), not as a process on this host.
+	InCluster bool
+	Log       io.Writer
 }
 
 // Gatekeeper is a Gatekeeper process on this host acting as the cluster's
@@ -70,7 +74,7 @@ type Options struct {
 type Gatekeeper struct {
 	opts   Options
 	cfg    *rest.Config
-	kube   *kubernetes.Clientset
+	kube   kubernetes.Interface
 	Client *Client
 }
 
@@ -517,31 +521,39 @@ func GeneratesVAPBindings(version string) bool {
 	return err == nil && v.AtLeast(utilversion.MustParseSemantic("v3.18.2"))
 }
 
-// StopWebhook kills the Gatekeeper process and re-registers its webhooks with
-// policy: Ignore, the chart's default, fails open, so that what still denies
-// requests is only what the API server enforces by itself (the
-// ValidatingAdmissionPolicies Gatekeeper generated); Fail refuses everything
-// the webhook would have judged. It returns once the API server calls the
-// webhooks under policy: it reads webhook configurations through an
-// informer, so a request right after the update may still meet the old one.
+// StopWebhook takes the validating and mutating webhooks down — kills the
+// local process, or scales the in-cluster webhook Deployment to zero — and
+// sets failurePolicy on their configurations. Ignore, the chart's default,
+// fails open, so that what still denies requests is only what the API server
+// enforces by itself (the ValidatingAdmissionPolicies Gatekeeper generated);
+// Fail refuses everything the webhooks would have judged. It returns once the
+// API server calls the webhooks under policy: it reads webhook
+// configurations through an informer, so a request right after the update
+// may still meet the old one.
 func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.FailurePolicyType) error {
-	s, err := g.readState()
-	if err != nil || s == nil {
-		return fmt.Errorf("gatekeeper: stop webhook: not installed (%v)", err)
+	if g.opts.InCluster {
+		if err := g.scaleWebhook(ctx, false); err != nil {
+			return fmt.Errorf("gatekeeper: stop webhook: %w", err)
+		}
+	} else {
+		s, err := g.readState()
+		if err != nil || s == nil {
+			return fmt.Errorf("gatekeeper: stop webhook: not installed (%v)", err)
+		}
+		if err := s.Process.Stop(15 * time.Second); err != nil {
+			return fmt.Errorf("gatekeeper: stop webhook: %w", err)
+		}
 	}
-	if err := s.Process.Stop(15 * time.Second); err != nil {
+	if err := g.setFailurePolicy(ctx, policy, policy); err != nil {
 		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
 	}
-	if err := g.setFailurePolicy(ctx, s.Port, policy); err != nil {
-		return err
-	}
 	// A dry-run Namespace is judged by both webhooks and leaves nothing
-	// behind: with the process gone it fails under Fail and passes under
+	// behind: with the webhooks gone it fails under Fail and passes under
 	// Ignore.
 	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "edgetrace-probe-"}}
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	var last error
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, last = g.kube.CoreV1().Namespaces().Create(ctx, probe, dryRun)
 		refused := last != nil && strings.Contains(last.Error(), "failed calling webhook")
 		return refused == (policy == admissionv1.Fail), nil
@@ -552,39 +564,79 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.Failure
 	return nil
 }
 
-// StartWebhook restarts a stopped Gatekeeper process on its recorded port and
-// restores failurePolicy Fail.
+// StartWebhook brings stopped webhooks back — restarts the local process on
+// its recorded port, or scales the in-cluster Deployment back to its replicas
+// — and restores the failure policies Install set: Fail for validation, and
+// for mutation Fail locally and the release manifest's Ignore in-cluster.
 func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
-	s, err := g.readState()
-	if err != nil || s == nil {
-		return fmt.Errorf("gatekeeper: start webhook: not installed (%v)", err)
-	}
-	if !s.Process.Alive() {
-		bin, err := g.opts.Tools.Path(ctx, "gatekeeper", s.Version)
-		if err != nil {
+	mutating := admissionv1.Fail
+	if g.opts.InCluster {
+		if err := g.scaleWebhook(ctx, true); err != nil {
+			return fmt.Errorf("gatekeeper: start webhook: %w", err)
+		}
+		mutating = admissionv1.Ignore
+	} else {
+		s, err := g.readState()
+		if err != nil || s == nil {
+			return fmt.Errorf("gatekeeper: start webhook: not installed (%v)", err)
+		}
+		if !s.Process.Alive() {
+			bin, err := g.opts.Tools.Path(ctx, "gatekeeper", s.Version)
+			if err != nil {
+				return fmt.Errorf("gatekeeper: %w", err)
+			}
+			if err := g.startProcess(bin, s); err != nil {
+				return err
+			}
+			if err := g.writeState(s); err != nil {
+				return err
+			}
+		}
+		if err := g.waitServing(ctx, s, 2*time.Minute); err != nil {
 			return fmt.Errorf("gatekeeper: %w", err)
 		}
-		if err := g.startProcess(bin, s); err != nil {
-			return err
-		}
-		if err := g.writeState(s); err != nil {
-			return err
-		}
 	}
-	if err := g.waitServing(ctx, s, 2*time.Minute); err != nil {
-		return fmt.Errorf("gatekeeper: %w", err)
+	if err := g.setFailurePolicy(ctx, admissionv1.Fail, mutating); err != nil {
+		return fmt.Errorf("gatekeeper: start webhook: %w", err)
 	}
-	return g.setFailurePolicy(ctx, s.Port, admissionv1.Fail)
+	return nil
 }
 
-// setFailurePolicy re-registers the webhooks of the process on port with
-// policy.
-func (g *Gatekeeper) setFailurePolicy(ctx context.Context, port int, policy admissionv1.FailurePolicyType) error {
-	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
+// setFailurePolicy sets failurePolicy on every webhook of Gatekeeper's
+// validating and (where registered) mutating configurations, changing
+// nothing else: in-cluster, Gatekeeper's certificate rotator owns caBundle
+// and may write it at the same moment, hence the retry on conflict.
+func (g *Gatekeeper) setFailurePolicy(ctx context.Context, validating, mutating admissionv1.FailurePolicyType) error {
+	reg := g.kube.AdmissionregistrationV1()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := reg.ValidatingWebhookConfigurations().Get(ctx, ValidatingWebhookName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for i := range c.Webhooks {
+			c.Webhooks[i].FailurePolicy = &validating
+		}
+		_, err = reg.ValidatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("gatekeeper: webhook CA: %w", err)
+		return fmt.Errorf("validating webhook configuration: %w", err)
 	}
-	return g.applyWebhooks(ctx, caPEM, port, policy)
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := reg.MutatingWebhookConfigurations().Get(ctx, MutatingWebhookName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for i := range c.Webhooks {
+			c.Webhooks[i].FailurePolicy = &mutating
+		}
+		_, err = reg.MutatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("mutating webhook configuration: %w", err)
+	}
+	return nil
 }
 
 // Uninstall removes the webhook configurations first (so the API server stops

@@ -1,16 +1,21 @@
 package gatekeeper
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 )
 
 // InstallManifest installs Gatekeeper in-cluster from its release manifest,
@@ -41,6 +46,77 @@ func (g *Gatekeeper) InstallManifest(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("gatekeeper: deployments not available: %w", err)
+	}
+	return nil
+}
+
+// WebhookDeployment is the release manifest's Deployment that serves the
+// webhooks; audit, status and generation run in gatekeeper-audit, which
+// keeps running while the webhook is down, as in a real outage.
+const WebhookDeployment = "gatekeeper-controller-manager"
+
+// replicasAnnotation records on the webhook Deployment how many replicas it
+// had when StopWebhook scaled it to zero, so that StartWebhook — possibly
+// from another process — restores that number.
+const replicasAnnotation = "harness.edgetrace.dev/replicas-before-stop"
+
+// scaleWebhook scales the in-cluster webhook Deployment to zero (up false)
+// and waits until none of its pods is left to answer, or back to its
+// recorded replicas and waits until all of them are ready.
+func (g *Gatekeeper) scaleWebhook(ctx context.Context, up bool) error {
+	deps := g.kube.AppsV1().Deployments(Namespace)
+	d, err := deps.Get(ctx, WebhookDeployment, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	var patch map[string]any
+	want := int32(0)
+	if up {
+		n, err := strconv.ParseInt(cmp.Or(d.Annotations[replicasAnnotation], "1"), 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("deployment %s: annotation %s=%q is not a replica count", WebhookDeployment, replicasAnnotation, d.Annotations[replicasAnnotation])
+		}
+		want = int32(n)
+		patch = map[string]any{"spec": map[string]any{"replicas": want}}
+	} else {
+		patch = map[string]any{"spec": map[string]any{"replicas": 0}}
+		// A second stop must not record zero.
+		if d.Spec.Replicas == nil || *d.Spec.Replicas > 0 {
+			patch["metadata"] = map[string]any{"annotations": map[string]any{replicasAnnotation: strconv.Itoa(int(ptr.Deref(d.Spec.Replicas, 1)))}}
+		}
+	}
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	if _, err := deps.Patch(ctx, WebhookDeployment, types.MergePatchType, raw, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("scale %s to %d: %w", WebhookDeployment, want, err)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("deployment %s: %w", WebhookDeployment, err)
+	}
+	var state string
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		if !up {
+			// Terminating pods still serve until they exit.
+			pods, err := g.kube.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+			if err != nil {
+				return false, nil
+			}
+			state = fmt.Sprintf("%d pods left", len(pods.Items))
+			return len(pods.Items) == 0, nil
+		}
+		d, err := deps.Get(ctx, WebhookDeployment, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		st := d.Status
+		state = fmt.Sprintf("observed generation %d of %d, %d/%d ready, %d updated", st.ObservedGeneration, d.Generation, st.ReadyReplicas, want, st.UpdatedReplicas)
+		return st.ObservedGeneration >= d.Generation && st.ReadyReplicas == want && st.UpdatedReplicas == want && st.Replicas == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("scale %s to %d: %w (%s)", WebhookDeployment, want, err, state)
 	}
 	return nil
 }

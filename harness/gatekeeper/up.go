@@ -72,7 +72,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	if err := p.Create(ctx); err != nil {
 		return nil, err
 	}
-	gk, err := New(Options{Version: o.Version, Dir: o.Dir, Kubeconfig: p.Kubeconfig(), Tools: tools, Mutation: o.Mutation, AuditInterval: o.AuditInterval, Log: o.Log})
+	gk, err := New(Options{Version: o.Version, Dir: o.Dir, Kubeconfig: p.Kubeconfig(), Tools: tools, Mutation: o.Mutation, AuditInterval: o.AuditInterval, InCluster: p.Name() == "kind", Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
