@@ -147,7 +147,9 @@ func setUp(ctx context.Context) error {
 	g, err := gatekeeper.Up(ctx, gatekeeper.UpOptions{
 		Provider:    env.provider,
 		KubeVersion: env.kubeVersion,
-		Version:     env.gkVersion,
+		// kind only: node images pinned by digest, one per tested version.
+		NodeImages: strings.Fields(os.Getenv("KIND_NODE_IMAGES")),
+		Version:    env.gkVersion,
 		// The mutating webhook is registered from the start; mutators are
 		// applied only by the mutation test, so every other test sees the
 		// bundle exactly as operators apply it without the overlay.

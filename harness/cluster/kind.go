@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	reference "github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -45,10 +47,40 @@ const wasmedgeRuntimePatch = `[plugins."io.containerd.grpc.v1.cri".containerd.ru
     SystemdCgroup = true
 `
 
+// NodeImage picks the kind node image for kubeVersion: from pinned —
+// references such as kindest/node:v1.36.3@sha256:…, as kind's release notes
+// list them — the one tagged kubeVersion, and kindest/node:<kubeVersion>
+// when nothing is pinned. Pins that do not parse, carry no tag, or include
+// none for kubeVersion are an error: a pin list is a promise that nothing
+// else runs.
+func NodeImage(kubeVersion string, pinned []string) (string, error) {
+	if len(pinned) == 0 {
+		return "kindest/node:" + kubeVersion, nil
+	}
+	var tags []string
+	for _, image := range pinned {
+		if _, err := reference.ParseReference(image); err != nil {
+			return "", fmt.Errorf("kind node image %q: %w", image, err)
+		}
+		// A digest reference drops the tag, and a missing one defaults to
+		// latest, so read it from the text.
+		repoAndTag, _, _ := strings.Cut(image, "@")
+		tag, err := reference.NewTag(repoAndTag)
+		if err != nil || !strings.Contains(repoAndTag[strings.LastIndex(repoAndTag, "/")+1:], ":") {
+			return "", fmt.Errorf("kind node image %q: no Kubernetes version tag to choose it by", image)
+		}
+		if tag.TagStr() == kubeVersion {
+			return image, nil
+		}
+		tags = append(tags, tag.TagStr())
+	}
+	return "", fmt.Errorf("no kind node image pinned for Kubernetes %s (pinned: %s)", kubeVersion, strings.Join(tags, ", "))
+}
+
 // KindConfig renders the kind cluster: one control-plane node and one worker
-// labelled as an edge node, both with the wasmedge runtime handler.
-func KindConfig(name, kubeVersion string) *v1alpha4.Cluster {
-	image := "kindest/node:" + kubeVersion
+// labelled as an edge node, both running image and with the wasmedge runtime
+// handler.
+func KindConfig(name, image string) *v1alpha4.Cluster {
 	cfg := &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
 		Name:     name,
@@ -63,8 +95,8 @@ func KindConfig(name, kubeVersion string) *v1alpha4.Cluster {
 }
 
 // RenderKindConfig is KindConfig as YAML, as `kind create cluster --config` reads it.
-func RenderKindConfig(name, kubeVersion string) ([]byte, error) {
-	raw, err := yaml.Marshal(KindConfig(name, kubeVersion))
+func RenderKindConfig(name, image string) ([]byte, error) {
+	raw, err := yaml.Marshal(KindConfig(name, image))
 	if err != nil {
 		return nil, fmt.Errorf("render kind config: %w", err)
 	}
@@ -99,6 +131,10 @@ func (k *Kind) kind() (*kindcluster.Provider, error) {
 }
 
 func (k *Kind) Create(ctx context.Context) error {
+	image, err := NodeImage(k.opts.KubeVersion, k.opts.NodeImages)
+	if err != nil {
+		return err
+	}
 	p, err := k.kind()
 	if err != nil {
 		return err
@@ -116,8 +152,8 @@ func (k *Kind) Create(ctx context.Context) error {
 		// version; anything else (a create that crashed half-way, another
 		// version) is removed and made anew.
 		s, err := readState(k.opts.Dir)
-		if err != nil || s == nil || !s.Complete || s.KubeVersion != k.opts.KubeVersion {
-			fmt.Fprintf(k.opts.Log, "kind: cluster %s is not a finished %s cluster of this directory: recreating it\n", name, k.opts.KubeVersion)
+		if err != nil || s == nil || !s.Complete || s.KubeVersion != k.opts.KubeVersion || s.NodeImage != image {
+			fmt.Fprintf(k.opts.Log, "kind: cluster %s is not a finished cluster of this directory on %s: recreating it\n", name, image)
 			if err := p.Delete(name, k.Kubeconfig()); err != nil {
 				return fmt.Errorf("kind: delete %s: %w", name, err)
 			}
@@ -125,12 +161,12 @@ func (k *Kind) Create(ctx context.Context) error {
 		}
 	}
 	if !slices.Contains(names, name) {
-		if err := writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion}); err != nil {
+		if err := writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion, NodeImage: image}); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.opts.Log, "kind: creating cluster %s (%s)\n", name, k.opts.KubeVersion)
+		fmt.Fprintf(k.opts.Log, "kind: creating cluster %s (%s)\n", name, image)
 		if err := p.Create(name,
-			kindcluster.CreateWithV1Alpha4Config(KindConfig(name, k.opts.KubeVersion)),
+			kindcluster.CreateWithV1Alpha4Config(KindConfig(name, image)),
 			kindcluster.CreateWithKubeconfigPath(k.Kubeconfig()),
 			kindcluster.CreateWithWaitForReady(0),
 		); err != nil {
@@ -140,7 +176,7 @@ func (k *Kind) Create(ctx context.Context) error {
 	if err := p.ExportKubeConfig(name, k.Kubeconfig(), false); err != nil {
 		return fmt.Errorf("kind: export kubeconfig: %w", err)
 	}
-	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion, Complete: true})
+	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion, NodeImage: image, Complete: true})
 }
 
 func (k *Kind) LoadImage(ctx context.Context, archive string) error {

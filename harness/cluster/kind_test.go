@@ -10,7 +10,7 @@ import (
 )
 
 func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
-	raw, err := RenderKindConfig("edgetrace-test", "v1.36.3")
+	raw, err := RenderKindConfig("edgetrace-test", "kindest/node:v1.36.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestKindConfigHasLabelledEdgeWorker(t *testing.T) {
 }
 
 func TestKindContainerdPatchAddsWasmedgeHandler(t *testing.T) {
-	cfg := KindConfig("edgetrace-test", "v1.30.4")
+	cfg := KindConfig("edgetrace-test", "kindest/node:v1.30.4")
 	if len(cfg.ContainerdConfigPatches) != 1 {
 		t.Fatalf("patches = %q", cfg.ContainerdConfigPatches)
 	}
@@ -82,5 +82,50 @@ func TestKindClusterNamePerDirectory(t *testing.T) {
 	}
 	if a != KindClusterName("/work/repo/.harness/") || !strings.HasPrefix(a, "edgetrace-") || len(a) > 40 {
 		t.Errorf("name %q: want a stable, short edgetrace-… name per directory", a)
+	}
+}
+
+func TestNodeImagePicksThePinForTheVersion(t *testing.T) {
+	const (
+		d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+		d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	)
+	pins := []string{"kindest/node:v1.36.3@" + d1, "kindest/node:v1.30.4@" + d2}
+	for _, tc := range []struct {
+		version string
+		pinned  []string
+		want    string
+		wantErr string
+	}{
+		{version: "v1.36.3", want: "kindest/node:v1.36.3"},
+		{version: "v1.36.3", pinned: pins, want: pins[0]},
+		{version: "v1.30.4", pinned: pins, want: pins[1]},
+		{version: "v1.35.0", pinned: pins, wantErr: "no kind node image pinned for Kubernetes v1.35.0 (pinned: v1.36.3, v1.30.4)"},
+		{version: "v1.36.3", pinned: []string{"kindest/node@" + d1}, wantErr: `"kindest/node@` + d1 + `": no Kubernetes version tag`},
+		{version: "v1.36.3", pinned: []string{"kindest/node:v1.36.3@sha256:short"}, wantErr: `kind node image "kindest/node:v1.36.3@sha256:short"`},
+		{version: "v1.36.3", pinned: []string{"Kindest/Node:v1.36.3"}, wantErr: `kind node image "Kindest/Node:v1.36.3"`},
+	} {
+		got, err := NodeImage(tc.version, tc.pinned)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("NodeImage(%s, %q) = %q, %v; want an error containing %q", tc.version, tc.pinned, got, err, tc.wantErr)
+			}
+		case err != nil || got != tc.want:
+			t.Errorf("NodeImage(%s, %q) = %q, %v; want %q", tc.version, tc.pinned, got, err, tc.want)
+		}
+	}
+}
+
+func TestNewRefusesPinsItCannotUse(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := New("kind", Options{Dir: dir, KubeVersion: "v1.30.4", NodeImages: []string{"kindest/node:v1.36.3"}}); err == nil {
+		t.Error("kind with no pin for its version: no error")
+	}
+	if _, err := New("local", Options{Dir: dir, Tools: &Tools{}, NodeImages: []string{"kindest/node:v1.36.3"}}); err == nil {
+		t.Error("local with node images: no error")
+	}
+	if _, err := New("kind", Options{Dir: dir, KubeVersion: "v1.36.3", NodeImages: []string{"kindest/node:v1.36.3"}}); err != nil {
+		t.Errorf("kind with a pin for its version: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type Options struct {
 	Dir string
 	// KubeVersion selects the Kubernetes binaries (local) or node image (kind).
 	KubeVersion string
+	// NodeImages (kind only) pins node images, e.g. by digest; the one
+	// tagged KubeVersion replaces kindest/node:<KubeVersion> (see NodeImage).
+	NodeImages []string
 	// Tools resolves pinned binaries; required by the local provider.
 	Tools *Tools
 	// Log receives progress messages; nil discards them.
@@ -69,8 +72,15 @@ func New(name string, opts Options) (Provider, error) {
 		if opts.Tools == nil {
 			return nil, errors.New("cluster: local provider needs Tools to find its binaries")
 		}
+		if len(opts.NodeImages) > 0 {
+			return nil, errors.New("cluster: node images are for the kind provider; the local one runs pinned binaries")
+		}
 		return &Local{opts: opts}, nil
 	case "kind":
+		// Refuse a bad pin before anything is created or deleted.
+		if _, err := NodeImage(opts.KubeVersion, opts.NodeImages); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
 		return &Kind{opts: opts}, nil
 	default:
 		return nil, fmt.Errorf("cluster: unknown provider %q (want local or kind)", name)

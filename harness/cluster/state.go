@@ -16,6 +16,8 @@ type state struct {
 	Provider    string        `json:"provider"`
 	KubeVersion string        `json:"kubeVersion"`
 	Processes   []proc.Handle `json:"processes,omitempty"`
+	// NodeImage is the image of a kind cluster's nodes.
+	NodeImage string `json:"nodeImage,omitempty"`
 	// Complete marks a kind cluster whose creation finished.
 	Complete bool `json:"complete,omitempty"`
 }

@@ -20,8 +20,10 @@ import (
 type UpOptions struct {
 	Provider    string // "local" (default) or "kind"
 	KubeVersion string
-	Version     string // Gatekeeper version
-	Mutation    bool
+	// NodeImages pins kind node images (see cluster.NodeImage).
+	NodeImages []string
+	Version    string // Gatekeeper version
+	Mutation   bool
 	// AuditInterval, when set, replaces Gatekeeper's 60 s audit period.
 	AuditInterval time.Duration
 	Dir           string // state directory, e.g. .harness
@@ -54,7 +56,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	} else if current != "" && o.Provider != "" && current != o.Provider {
 		return nil, fmt.Errorf("a %s cluster is recorded in %s: run `harness down` first", current, o.Dir)
 	}
-	p, err := cluster.New(o.Provider, cluster.Options{Dir: o.Dir, KubeVersion: o.KubeVersion, Tools: tools, Log: o.Log})
+	p, err := cluster.New(o.Provider, cluster.Options{Dir: o.Dir, KubeVersion: o.KubeVersion, NodeImages: o.NodeImages, Tools: tools, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/edgetrace/edgetrace/harness/cluster"
@@ -25,6 +26,7 @@ var mutationOverlays = []string{"deploy/gatekeeper/mutation", "deploy/gatekeeper
 func init() {
 	var provider, kubeVersion, gkVersion, bundleDir string
 	var mutation bool
+	var nodeImages []string
 	var auditInterval time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -50,6 +52,7 @@ again reuses what is healthy; run "harness down" to stop and remove everything.`
 			g, err := gatekeeper.Up(cmd.Context(), gatekeeper.UpOptions{
 				Provider:      provider,
 				KubeVersion:   kubeVersion,
+				NodeImages:    nodeImages,
 				Version:       gkVersion,
 				Mutation:      mutation,
 				AuditInterval: auditInterval,
@@ -69,6 +72,8 @@ again reuses what is healthy; run "harness down" to stop and remove everything.`
 	cmd.Flags().DurationVar(&auditInterval, "audit-interval", 0, "how often Gatekeeper audits existing objects (default: Gatekeeper's 60s)")
 	cmd.Flags().StringVar(&provider, "provider", "local", "cluster provider: local (no Docker) or kind")
 	cmd.Flags().StringVar(&kubeVersion, "kube-version", envOr("KUBE_VERSION", cluster.DefaultKubeVersion), "Kubernetes version")
+	cmd.Flags().StringSliceVar(&nodeImages, "node-image", strings.Fields(os.Getenv("KIND_NODE_IMAGES")),
+		"kind node image pinned by digest (kindest/node:vX.Y.Z@sha256:…); repeat for several versions, the one tagged --kube-version is used")
 	cmd.Flags().StringVar(&gkVersion, "gatekeeper", envOr("GATEKEEPER_VERSION", gatekeeper.DefaultVersion), "Gatekeeper version (v3.23.1 or v3.17.0)")
 	cmd.Flags().StringVar(&bundleDir, "bundle", "deploy/gatekeeper", "policy bundle (kustomize directory) to apply")
 	cmd.Flags().BoolVar(&mutation, "mutation", false, "also register the mutating webhook and apply the mutation overlay")
