@@ -13,9 +13,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/edgetrace/edgetrace/harness/gatekeeper"
 )
@@ -37,47 +35,10 @@ func TestFailClosed(t *testing.T) {
 	if len(covered) == 0 {
 		t.Fatal("no constraint of the bundle has a CEL template: nothing keeps enforcing without the webhook")
 	}
-	// Gatekeeper writes a policy per CEL template, and from 3.18.2 a binding
-	// per constraint (its paramRef names the constraint; the binding's own
-	// name differs between versions), some time after the constraint — ≈30 s
-	// in 3.23; before 3.18.2 the harness writes the bindings
-	// (gatekeeper.VAPBindings). Wait for every one.
-	var missing []string
-	var policies []admissionv1.ValidatingAdmissionPolicy
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pl, err := env.kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		bl, err := env.kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		policies = pl.Items
-		have := map[string]bool{}
-		for _, p := range pl.Items {
-			have[p.Name] = true
-		}
-		for _, b := range bl.Items {
-			if b.Spec.ParamRef != nil {
-				have["binding for "+b.Spec.ParamRef.Name] = true
-			}
-		}
-		missing = missing[:0]
-		for tmpl := range cel {
-			if !have["gatekeeper-"+tmpl] {
-				missing = append(missing, "policy gatekeeper-"+tmpl)
-			}
-		}
-		for c := range covered {
-			if name := c[strings.IndexByte(c, '/')+1:]; !have["binding for "+name] {
-				missing = append(missing, "binding for "+c)
-			}
-		}
-		return len(missing) == 0, nil
-	})
+	// Up waited for them already; this only fetches them.
+	policies, err := env.gk.WaitPolicies(ctx, env.bundle, time.Minute)
 	if err != nil {
-		t.Fatalf("ValidatingAdmissionPolicies and bindings never appeared: %v (missing %v)", err, missing)
+		t.Fatal(err)
 	}
 
 	if err := env.gk.StopWebhook(ctx, admissionv1.Ignore); err != nil {

@@ -1,11 +1,16 @@
 package gatekeeper
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // CELTemplates returns the names of the bundle's templates that carry CEL
@@ -87,4 +92,60 @@ func VAPBindings(objs []*unstructured.Unstructured) ([]*unstructured.Unstructure
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
 	return out, nil
+}
+
+// WaitPolicies waits until the API server holds what keeps enforcing the
+// bundle objs without the webhook: the ValidatingAdmissionPolicy
+// gatekeeper-<template> of every template with CEL code, and a binding of it
+// for every constraint of such a template (its paramRef names the
+// constraint; the binding's own name differs between versions). Gatekeeper
+// 3.23 writes a binding only some 30 s after its constraint
+// (--default-wait-for-vapb-generation), so without this wait a cluster
+// reported ready would, for that long, neither fail closed nor pay the
+// policies' cost at admission. It returns the policies.
+func (g *Gatekeeper) WaitPolicies(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) ([]admissionv1.ValidatingAdmissionPolicy, error) {
+	cel := CELTemplates(objs)
+	want := map[string]bool{} // "policy P" and "binding of P for C"
+	for tmpl := range cel {
+		want["policy gatekeeper-"+tmpl] = true
+	}
+	for _, c := range objs {
+		if kind := strings.ToLower(c.GetKind()); role(c) == roleConstraint && cel[kind] {
+			want["binding of gatekeeper-"+kind+" for "+c.GetName()] = true
+		}
+	}
+	var policies []admissionv1.ValidatingAdmissionPolicy
+	var missing []string
+	api := g.kube.AdmissionregistrationV1()
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		pl, err := api.ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		bl, err := api.ValidatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		have := map[string]bool{}
+		for _, p := range pl.Items {
+			have["policy "+p.Name] = true
+		}
+		for _, b := range bl.Items {
+			if b.Spec.ParamRef != nil {
+				have["binding of "+b.Spec.PolicyName+" for "+b.Spec.ParamRef.Name] = true
+			}
+		}
+		policies, missing = pl.Items, missing[:0]
+		for w := range want {
+			if !have[w] {
+				missing = append(missing, w)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("gatekeeper: ValidatingAdmissionPolicies: %w (missing: %s)", err, strings.Join(missing, ", "))
+	}
+	return policies, nil
 }

@@ -1,14 +1,23 @@
 package gatekeeper
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
 )
 
-func TestVAPBindings(t *testing.T) {
+// vapFixture is a bundle of a CEL template with two constraints and a
+// Rego-only template with one.
+func vapFixture(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
 	var objs []*unstructured.Unstructured
 	for _, doc := range []string{`
 apiVersion: templates.gatekeeper.sh/v1
@@ -56,6 +65,11 @@ metadata: {name: rego}
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})
 	}
+	return objs
+}
+
+func TestVAPBindings(t *testing.T) {
+	objs := vapFixture(t)
 	if got := CELTemplates(objs); !reflect.DeepEqual(got, map[string]bool{"k8scel": true}) {
 		t.Errorf("CELTemplates = %v, want only k8scel", got)
 	}
@@ -89,5 +103,28 @@ metadata: {name: rego}
 	_ = unstructured.SetNestedField(bad.Object, "scoped", "spec", "enforcementAction")
 	if _, err := VAPBindings([]*unstructured.Unstructured{objs[0], bad}); err == nil {
 		t.Error("enforcementAction scoped: no error")
+	}
+}
+
+func TestWaitPoliciesWantsAPolicyAndABindingPerConstraint(t *testing.T) {
+	ctx := context.Background()
+	objs := vapFixture(t)
+	policy := &admissionv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-k8scel"}}
+	// Named as Gatekeeper 3.23 names them; only policy and paramRef count.
+	binding := func(constraint string) *admissionv1.ValidatingAdmissionPolicyBinding {
+		return &admissionv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-k8scel-" + constraint},
+			Spec:       admissionv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "gatekeeper-k8scel", ParamRef: &admissionv1.ParamRef{Name: constraint}},
+		}
+	}
+	g := &Gatekeeper{kube: fake.NewClientset(policy, binding("edge"))}
+	_, err := g.WaitPolicies(ctx, objs, 1500*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "missing: binding of gatekeeper-k8scel for plain") || strings.Contains(err.Error(), "rego") {
+		t.Fatalf("one binding of two: %v; want only the binding for constraint plain missing", err)
+	}
+	g = &Gatekeeper{kube: fake.NewClientset(policy, binding("edge"), binding("plain"))}
+	got, err := g.WaitPolicies(ctx, objs, 5*time.Second)
+	if err != nil || len(got) != 1 || got[0].Name != "gatekeeper-k8scel" {
+		t.Fatalf("WaitPolicies = %v, %v; want the one policy", got, err)
 	}
 }
