@@ -18,7 +18,7 @@ import (
 	"github.com/edgetrace/edgetrace/harness/gatekeeper"
 )
 
-// TestFailClosed stops the Gatekeeper process and makes its webhook fail open
+// TestFailClosed takes Gatekeeper's webhooks down and makes them fail open
 // (the chart's default), then checks that the API server on its own — through
 // the ValidatingAdmissionPolicies Gatekeeper generated from the CEL engine —
 // still denies non-compliant pods in governed namespaces and admits compliant

@@ -147,9 +147,8 @@ func setUp(ctx context.Context) error {
 	g, err := gatekeeper.Up(ctx, gatekeeper.UpOptions{
 		Provider:    env.provider,
 		KubeVersion: env.kubeVersion,
-		// kind only: node images pinned by digest, one per tested version.
-		NodeImages: strings.Fields(os.Getenv("KIND_NODE_IMAGES")),
-		Version:    env.gkVersion,
+		NodeImages:  kindNodeImages(),
+		Version:     env.gkVersion,
 		// The mutating webhook is registered from the start; mutators are
 		// applied only by the mutation test, so every other test sees the
 		// bundle exactly as operators apply it without the overlay.
@@ -191,6 +190,15 @@ func setUp(ctx context.Context) error {
 	fmt.Fprintf(os.Stderr, "e2e: governed cluster (Kubernetes %s, Gatekeeper %s, %s) up in %s\n",
 		env.kubeVersion, env.gkVersion, env.provider, time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// kindNodeImages are the node images pinned for kind runs, one per tested
+// version (KIND_NODE_IMAGES); the local provider runs binaries instead.
+func kindNodeImages() []string {
+	if env.provider != "kind" {
+		return nil
+	}
+	return strings.Fields(os.Getenv("KIND_NODE_IMAGES"))
 }
 
 func auditInterval() time.Duration {

@@ -76,7 +76,7 @@ func (g *Gatekeeper) ApplyBundle(ctx context.Context, objs []*unstructured.Unstr
 		return fmt.Errorf("gatekeeper: bundle: %w", err)
 	}
 	webhookLive := time.Since(start)
-	if _, err := g.WaitPolicies(ctx, objs, timeout); err != nil {
+	if _, err := g.WaitPolicies(ctx, objs, max(timeout-webhookLive, time.Second)); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.opts.Log, "gatekeeper: bundle of %d objects live after %s in the webhook, %s with its ValidatingAdmissionPolicies bound\n",

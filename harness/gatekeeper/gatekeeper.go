@@ -69,8 +69,9 @@ type Options struct {
 	Log       io.Writer
 }
 
-// Gatekeeper is a Gatekeeper process on this host acting as the cluster's
-// admission webhook, audit and status controller.
+// Gatekeeper is the cluster's admission webhook, audit and status
+// controller: a process on this host, or (InCluster) the release manifest's
+// Deployments.
 type Gatekeeper struct {
 	opts   Options
 	cfg    *rest.Config
@@ -522,15 +523,21 @@ func GeneratesVAPBindings(version string) bool {
 }
 
 // StopWebhook takes the validating and mutating webhooks down — kills the
-// local process, or scales the in-cluster webhook Deployment to zero — and
-// sets failurePolicy on their configurations. Ignore, the chart's default,
-// fails open, so that what still denies requests is only what the API server
-// enforces by itself (the ValidatingAdmissionPolicies Gatekeeper generated);
-// Fail refuses everything the webhooks would have judged. It returns once the
-// API server calls the webhooks under policy: it reads webhook
-// configurations through an informer, so a request right after the update
-// may still meet the old one.
+// local process, or scales the in-cluster webhook Deployment to zero — with
+// failurePolicy set to policy on their configurations. Ignore, the chart's
+// default, fails open, so that what still denies requests is only what the
+// API server enforces by itself (the ValidatingAdmissionPolicies Gatekeeper
+// generated); Fail refuses everything the webhooks would have judged. It
+// returns once the API server calls the webhooks under policy: it reads
+// webhook configurations through an informer, so a request right after the
+// update may still meet the old one.
 func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.FailurePolicyType) error {
+	// The policy first: in-cluster, pods take a while to exit, and under the
+	// install's Fail the API server would meanwhile refuse whatever reaches
+	// a pod that is shutting down.
+	if err := g.setFailurePolicy(ctx, policy, policy); err != nil {
+		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
+	}
 	if g.opts.InCluster {
 		if err := g.scaleWebhook(ctx, false); err != nil {
 			return fmt.Errorf("gatekeeper: stop webhook: %w", err)
@@ -544,22 +551,10 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.Failure
 			return fmt.Errorf("gatekeeper: stop webhook: %w", err)
 		}
 	}
-	if err := g.setFailurePolicy(ctx, policy, policy); err != nil {
-		return fmt.Errorf("gatekeeper: stop webhook: %w", err)
-	}
-	// A dry-run Namespace is judged by both webhooks and leaves nothing
-	// behind: with the webhooks gone it fails under Fail and passes under
-	// Ignore.
-	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "edgetrace-probe-"}}
-	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, last = g.kube.CoreV1().Namespaces().Create(ctx, probe, dryRun)
-		refused := last != nil && strings.Contains(last.Error(), "failed calling webhook")
-		return refused == (policy == admissionv1.Fail), nil
-	})
-	if err != nil {
-		return fmt.Errorf("gatekeeper: stop webhook: the API server does not apply failurePolicy %s (last probe: %v)", policy, last)
+	// With the webhooks gone a dry-run Namespace fails under Fail and
+	// passes under Ignore.
+	if err := g.probeWebhook(ctx, policy == admissionv1.Fail); err != nil {
+		return fmt.Errorf("gatekeeper: stop webhook: the API server does not apply failurePolicy %s: %w", policy, err)
 	}
 	return nil
 }
@@ -571,6 +566,12 @@ func (g *Gatekeeper) StopWebhook(ctx context.Context, policy admissionv1.Failure
 func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
 	mutating := admissionv1.Fail
 	if g.opts.InCluster {
+		// A kind cluster's own controllers bring the pods back, and under
+		// Fail with no pod serving the API server would refuse their
+		// writes (leases, endpoints): Ignore until the pods serve.
+		if err := g.setFailurePolicy(ctx, admissionv1.Ignore, admissionv1.Ignore); err != nil {
+			return fmt.Errorf("gatekeeper: start webhook: %w", err)
+		}
 		if err := g.scaleWebhook(ctx, true); err != nil {
 			return fmt.Errorf("gatekeeper: start webhook: %w", err)
 		}
@@ -598,6 +599,28 @@ func (g *Gatekeeper) StartWebhook(ctx context.Context) error {
 	}
 	if err := g.setFailurePolicy(ctx, admissionv1.Fail, mutating); err != nil {
 		return fmt.Errorf("gatekeeper: start webhook: %w", err)
+	}
+	// Ready pods may not be behind the webhook Service yet: wait until the
+	// webhooks answer under Fail.
+	if err := g.probeWebhook(ctx, false); err != nil {
+		return fmt.Errorf("gatekeeper: start webhook: the webhooks do not answer: %w", err)
+	}
+	return nil
+}
+
+// probeWebhook waits until a dry-run Namespace create — judged by both
+// webhooks, leaving nothing behind — is refused for want of a webhook
+// (refused true) or is not (false).
+func (g *Gatekeeper) probeWebhook(ctx context.Context, refused bool) error {
+	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "edgetrace-probe-"}}
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, last = g.kube.CoreV1().Namespaces().Create(ctx, probe, dryRun)
+		return (last != nil && strings.Contains(last.Error(), "failed calling webhook")) == refused, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w (last probe: %v)", err, last)
 	}
 	return nil
 }

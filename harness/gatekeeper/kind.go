@@ -11,6 +11,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,7 +73,9 @@ func (g *Gatekeeper) scaleWebhook(ctx context.Context, up bool) error {
 	var patch map[string]any
 	want := int32(0)
 	if up {
-		n, err := strconv.ParseInt(cmp.Or(d.Annotations[replicasAnnotation], "1"), 10, 32)
+		// Without a recorded count (no StopWebhook before), keep what runs.
+		current := strconv.Itoa(int(max(ptr.Deref(d.Spec.Replicas, 1), 1)))
+		n, err := strconv.ParseInt(cmp.Or(d.Annotations[replicasAnnotation], current), 10, 32)
 		if err != nil || n < 1 {
 			return fmt.Errorf("deployment %s: annotation %s=%q is not a replica count", WebhookDeployment, replicasAnnotation, d.Annotations[replicasAnnotation])
 		}
@@ -99,16 +102,22 @@ func (g *Gatekeeper) scaleWebhook(ctx context.Context, up bool) error {
 	var state string
 	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		if !up {
-			// Terminating pods still serve until they exit.
+			// Terminating pods still serve until they exit; pods that
+			// finished (evicted, failed) serve nothing.
 			pods, err := g.kube.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 			if err != nil {
+				state = err.Error()
 				return false, nil
 			}
-			state = fmt.Sprintf("%d pods left", len(pods.Items))
-			return len(pods.Items) == 0, nil
+			left := slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool {
+				return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+			})
+			state = fmt.Sprintf("%d pods left", len(left))
+			return len(left) == 0, nil
 		}
 		d, err := deps.Get(ctx, WebhookDeployment, metav1.GetOptions{})
 		if err != nil {
+			state = err.Error()
 			return false, nil
 		}
 		st := d.Status

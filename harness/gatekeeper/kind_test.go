@@ -28,6 +28,9 @@ func inClusterFixture() (*Gatekeeper, *fake.Clientset) {
 		Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 3, UpdatedReplicas: 3},
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-controller-manager-1", Namespace: Namespace, Labels: labels}}
+	// An evicted pod stays listed but serves nothing.
+	evicted := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-controller-manager-0", Namespace: Namespace, Labels: labels},
+		Status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted"}}
 	audit := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-audit-1", Namespace: Namespace, Labels: map[string]string{"control-plane": "audit-controller"}}}
 	ignore := admissionv1.Ignore
 	vwc := &admissionv1.ValidatingWebhookConfiguration{
@@ -41,7 +44,7 @@ func inClusterFixture() (*Gatekeeper, *fake.Clientset) {
 		ObjectMeta: metav1.ObjectMeta{Name: MutatingWebhookName},
 		Webhooks:   []admissionv1.MutatingWebhook{{Name: "mutation.gatekeeper.sh", FailurePolicy: &ignore, ClientConfig: admissionv1.WebhookClientConfig{CABundle: []byte("ca")}}},
 	}
-	kube := fake.NewClientset(dep, pod, audit, vwc, mwc)
+	kube := fake.NewClientset(dep, pod, evicted, audit, vwc, mwc)
 	return &Gatekeeper{opts: Options{InCluster: true}, kube: kube}, kube
 }
 
@@ -93,6 +96,18 @@ func TestInClusterStopAndStartWebhook(t *testing.T) {
 	}
 	// Validation fail-closed as Install left it; mutation as the manifest has it.
 	checkPolicies(t, kube, admissionv1.Fail, admissionv1.Ignore)
+}
+
+func TestInClusterStartWithoutStopKeepsReplicas(t *testing.T) {
+	ctx := context.Background()
+	g, kube := inClusterFixture()
+	if err := g.scaleWebhook(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	dep, _ := kube.AppsV1().Deployments(Namespace).Get(ctx, WebhookDeployment, metav1.GetOptions{})
+	if got := ptr.Deref(dep.Spec.Replicas, -1); got != 3 {
+		t.Errorf("replicas = %d, want the 3 it ran with", got)
+	}
 }
 
 func TestInClusterStartRefusesABadRecordedCount(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 )
 
 // CELTemplates returns the names of the bundle's templates that carry CEL
-// code (engine K8sNativeValidation): those Gatekeeper turns into a
+// code (engine K8sNativeValidation) not marked generateVAP: false: those
+// Gatekeeper, run with --default-create-vap-for-templates, turns into a
 // ValidatingAdmissionPolicy named gatekeeper-<template>.
 func CELTemplates(objs []*unstructured.Unstructured) map[string]bool {
 	out := map[string]bool{}
@@ -27,7 +28,10 @@ func CELTemplates(objs []*unstructured.Unstructured) map[string]bool {
 			tm, _ := tg.(map[string]any)
 			code, _, _ := unstructured.NestedSlice(tm, "code")
 			for _, c := range code {
-				if cm, _ := c.(map[string]any); cm["engine"] == "K8sNativeValidation" {
+				cm, _ := c.(map[string]any)
+				// generateVAP: false keeps a template out of the API server
+				// whatever Gatekeeper's default.
+				if gen, set, _ := unstructured.NestedBool(cm, "source", "generateVAP"); cm["engine"] == "K8sNativeValidation" && (gen || !set) {
 					out[o.GetName()] = true
 				}
 			}
@@ -116,14 +120,15 @@ func (g *Gatekeeper) WaitPolicies(ctx context.Context, objs []*unstructured.Unst
 	}
 	var policies []admissionv1.ValidatingAdmissionPolicy
 	var missing []string
+	var lastErr error
 	api := g.kube.AdmissionregistrationV1()
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		pl, err := api.ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
-		if err != nil {
+		if lastErr = err; err != nil {
 			return false, nil
 		}
 		bl, err := api.ValidatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
-		if err != nil {
+		if lastErr = err; err != nil {
 			return false, nil
 		}
 		have := map[string]bool{}
@@ -144,6 +149,9 @@ func (g *Gatekeeper) WaitPolicies(ctx context.Context, objs []*unstructured.Unst
 		return len(missing) == 0, nil
 	})
 	if err != nil {
+		if lastErr != nil {
+			return nil, fmt.Errorf("gatekeeper: ValidatingAdmissionPolicies: %w (last error: %v)", err, lastErr)
+		}
 		sort.Strings(missing)
 		return nil, fmt.Errorf("gatekeeper: ValidatingAdmissionPolicies: %w (missing: %s)", err, strings.Join(missing, ", "))
 	}

@@ -42,6 +42,17 @@ spec:
   - target: admission.k8s.gatekeeper.sh
     rego: "package k8sregoonly"
 `, `
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8scelnovap}
+spec:
+  crd: {spec: {names: {kind: K8sCelNoVAP}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    code:
+    - engine: K8sNativeValidation
+      source: {generateVAP: false, validations: [{expression: "true"}]}
+`, `
 apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: K8sCel
 metadata: {name: edge}
@@ -71,7 +82,7 @@ metadata: {name: rego}
 func TestVAPBindings(t *testing.T) {
 	objs := vapFixture(t)
 	if got := CELTemplates(objs); !reflect.DeepEqual(got, map[string]bool{"k8scel": true}) {
-		t.Errorf("CELTemplates = %v, want only k8scel", got)
+		t.Errorf("CELTemplates = %v, want only k8scel (not the Rego-only one, nor the one with generateVAP: false)", got)
 	}
 	bindings, err := VAPBindings(objs)
 	if err != nil {
@@ -99,7 +110,7 @@ func TestVAPBindings(t *testing.T) {
 	if acts, _, _ := unstructured.NestedSlice(bindings[1].Object, "spec", "validationActions"); !reflect.DeepEqual(acts, []any{"Deny"}) {
 		t.Errorf("a constraint without enforcementAction binds with %v, want Deny", acts)
 	}
-	bad := objs[3].DeepCopy()
+	bad := objs[4].DeepCopy()
 	_ = unstructured.SetNestedField(bad.Object, "scoped", "spec", "enforcementAction")
 	if _, err := VAPBindings([]*unstructured.Unstructured{objs[0], bad}); err == nil {
 		t.Error("enforcementAction scoped: no error")

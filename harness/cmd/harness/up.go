@@ -45,6 +45,11 @@ again reuses what is healthy; run "harness down" to stop and remove everything.`
 			if err != nil {
 				return err
 			}
+			// KIND_NODE_IMAGES may stay exported for kind runs; only an
+			// explicit --node-image is an error with the local provider.
+			if provider != "kind" && !cmd.Flags().Changed("node-image") {
+				nodeImages = nil
+			}
 			bundle, err := loadBundle(bundleDir, mutation)
 			if err != nil {
 				return err
