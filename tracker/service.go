@@ -72,10 +72,13 @@ type Placement struct {
 	BizStep     string    `json:"bizStep,omitempty"`
 	EventTime   time.Time `json:"eventTime"`
 	EventID     string    `json:"eventID"`
-	// BizLocationTime is the time of the event that set BizLocation, which
-	// may be older than EventTime: a later event without bizLocation does not
-	// move the EPC.
+	// The times of the events that set each field, which may be older than
+	// EventTime: a later event that does not say leaves the field as it was
+	// (a later event without bizLocation does not move the EPC).
 	BizLocationTime time.Time `json:"-"`
+	ReadPointTime   time.Time `json:"-"`
+	DispositionTime time.Time `json:"-"`
+	BizStepTime     time.Time `json:"-"`
 	Parent          string    `json:"-"`
 }
 
@@ -128,13 +131,15 @@ func Resolve(self Placement, parents []Placement) *Location {
 		return get(best), best
 	}
 	var src Placement
-	eventTime := func(p Placement) time.Time { return p.EventTime }
 	loc.BizLocation, src = newest(func(p Placement) string { return p.BizLocation },
 		func(p Placement) time.Time { return p.BizLocationTime })
 	loc.Source = src.EPC
-	loc.ReadPoint, _ = newest(func(p Placement) string { return p.ReadPoint }, eventTime)
-	loc.Disposition, _ = newest(func(p Placement) string { return p.Disposition }, eventTime)
-	loc.BizStep, _ = newest(func(p Placement) string { return p.BizStep }, eventTime)
+	loc.ReadPoint, _ = newest(func(p Placement) string { return p.ReadPoint },
+		func(p Placement) time.Time { return p.ReadPointTime })
+	loc.Disposition, _ = newest(func(p Placement) string { return p.Disposition },
+		func(p Placement) time.Time { return p.DispositionTime })
+	loc.BizStep, _ = newest(func(p Placement) string { return p.BizStep },
+		func(p Placement) time.Time { return p.BizStepTime })
 	last := self
 	for _, p := range parents {
 		if p.EventTime.After(last.EventTime) {

@@ -33,8 +33,9 @@ func dumpStore(t *testing.T, s *sqlite.Store) string {
 	for _, q := range []string{
 		`SELECT group_concat(seq || ' ' || event_id || ' ' || is_declaration || ' ' || superseded, char(10)) FROM (SELECT * FROM events ORDER BY seq)`,
 		`SELECT group_concat(epc || ' ' || seq || ' ' || role, char(10)) FROM (SELECT * FROM event_epcs ORDER BY epc, seq, role)`,
-		`SELECT group_concat(concat_ws(' ', epc, biz_location, biz_location_time, read_point, disposition, biz_step,
-			event_time, event_id, 'parent', parent, parent_time), char(10)) FROM (SELECT * FROM epc_state ORDER BY epc)`,
+		`SELECT group_concat(concat_ws(' ', epc, biz_location, biz_location_time, read_point, read_point_time, disposition,
+			disposition_time, biz_step, biz_step_time, event_time, event_id, 'parent', parent, parent_time, 'emptied', emptied_time),
+			char(10)) FROM (SELECT * FROM epc_state ORDER BY epc)`,
 		`SELECT group_concat(seq, ' ') FROM (SELECT seq FROM outbox ORDER BY seq)`,
 	} {
 		var s1 sql.NullString
@@ -99,10 +100,10 @@ func trickyDocument() []byte {
 }
 
 // straddlingDocuments move an EPC whose stored state lies between the
-// times of a later document's events, so that only some of those apply:
-// older ones (which would move it back), one older than an event before it
-// in the document, a tie, and fields given only by events that do not
-// apply.
+// times of a later document's events, so that only some of their fields
+// apply: older ones (which would move it back), one older than an event
+// before it in the document that still says what that event did not, a
+// tie, and fields given only by events too old to apply.
 func straddlingDocuments() [][]byte {
 	items := fmt.Sprintf(`"epcList":[%q,%q]`, item3, item1)
 	at := func(h int) string { return fmt.Sprintf("2026-03-01T%02d:00:00Z", h) }
@@ -112,7 +113,7 @@ func straddlingDocuments() [][]byte {
 		document(
 			event("urn:uuid:s2", "ObjectEvent", "OBSERVE", at(3), siteB, disp("damaged")), // older than stored
 			event("urn:uuid:s3", "ObjectEvent", "OBSERVE", at(7), "", items),              // applies, no location
-			event("urn:uuid:s4", "ObjectEvent", "OBSERVE", at(6), siteB, items),           // older than s3
+			event("urn:uuid:s4", "ObjectEvent", "OBSERVE", at(6), siteB, items),           // older than s3, newest location
 			event("urn:uuid:s5", "ObjectEvent", "OBSERVE", at(7), "", disp("in_transit")), // tie with s3: applies
 			event("urn:uuid:s6", "ObjectEvent", "OBSERVE", at(4), siteB, items),           // older than all
 		),
@@ -175,7 +176,8 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 	if a, b := dumpStore(t, docs), dumpStore(t, single); a != b {
 		t.Fatalf("stored by document:\n%s\n\nstored one by one:\n%s", a, b)
 	}
-	for epc, want := range map[string]string{item1: case1 + " " + siteA, item2: " " + siteA, item3: " " + siteA} {
+	// item1's own location (s4) is newer than its case's (t8).
+	for epc, want := range map[string]string{item1: case1 + " " + siteB, item2: " " + siteA, item3: " " + siteB} {
 		loc, err := docs.Location(ctx, epc)
 		if err != nil {
 			t.Fatal(err)
@@ -200,14 +202,15 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 		}
 	}
 	// The straddling documents: the tie (s5) is the last event applied and
-	// the only one to set the disposition; nothing older moved the item.
+	// the only one to set the disposition; s4, though older than s3, is the
+	// newest to say where, and nothing older moved the item.
 	loc, err := docs.Location(ctx, item3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loc.EventID != "urn:uuid:s5" || loc.Disposition != "in_transit" || loc.BizLocation != siteA {
+	if loc.EventID != "urn:uuid:s5" || loc.Disposition != "in_transit" || loc.BizLocation != siteB {
 		t.Errorf("%s after the straddling documents: event %s, disposition %s, location %s; want urn:uuid:s5, in_transit, %s",
-			item3, loc.EventID, loc.Disposition, loc.BizLocation, siteA)
+			item3, loc.EventID, loc.Disposition, loc.BizLocation, siteB)
 	}
 }
 

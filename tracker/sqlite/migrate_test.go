@@ -16,8 +16,9 @@ import (
 )
 
 // writeV1Store creates a store at schema version 1 (outbox rows carrying
-// their own payload) holding two events: an original and its error
-// declaration, the original's outbox record sent, the declaration's not.
+// their own payload, one time per EPC's state) holding two events: an
+// original and its error declaration, the original's outbox record sent,
+// the declaration's not; and one EPC's state.
 func writeV1Store(t *testing.T, path string) {
 	t.Helper()
 	schema, err := os.ReadFile("migrations/0001_init.sql")
@@ -36,6 +37,8 @@ func writeV1Store(t *testing.T, path string) {
 		`INSERT INTO outbox (seq, event_seq, event_id, dedupe_key, payload, created_at, sent_at) VALUES
 			(1, 5, 'urn:uuid:a', 'urn:uuid:a', '{"eventID":"urn:uuid:a"}', 1000, 1500),
 			(2, 7, 'urn:uuid:a', 'urn:uuid:a#errorDeclaration', '{"eventID":"urn:uuid:a","errorDeclaration":{}}', 2000, NULL)`,
+		`INSERT INTO epc_state (epc, biz_location, biz_location_time, read_point, disposition, biz_step, event_time, event_id) VALUES
+			('urn:epc:id:sgtin:1.2.3', 'urn:epc:id:sgln:1.2.0', 1, 'urn:epc:id:sgln:1.2.9', 'active', NULL, 4, 'urn:uuid:a')`,
 		`PRAGMA user_version = 1`,
 	} {
 		if _, err := db.Exec(q); err != nil {
@@ -71,6 +74,12 @@ func TestMigrateV1Outbox(t *testing.T) {
 	var sent int
 	if err := s.QueryRowForTest("SELECT count(*) FROM outbox WHERE seq = 5 AND sent_at = 1500", &sent); err != nil || sent != 1 {
 		t.Fatalf("sent record kept = %d (%v), want 1", sent, err)
+	}
+	// The state's fields take the one time it had, where they are set.
+	var times string
+	if err := s.QueryRowForTest(`SELECT concat_ws(' ', biz_location_time, read_point_time, disposition_time, ifnull(biz_step_time, 'null'))
+		FROM epc_state`, &times); err != nil || times != "1 4 4 null" {
+		t.Fatalf("state field times after migration = %q (%v), want \"1 4 4 null\"", times, err)
 	}
 	captureN(t, s, epcisgen.New(epcisgen.Config{Seed: 1}), 1)
 	next, err := s.PendingOutbox(ctx, 7, 10)

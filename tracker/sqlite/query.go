@@ -210,8 +210,8 @@ func (s *Store) Events(ctx context.Context, q tracker.EventQuery) (*tracker.Even
 // with one point lookup per level (typically item → case → pallet); measured
 // on a 1M-event store this is ~40 % faster than one recursive CTE, whose
 // materialisation and sort cost more than the extra statement executions.
-const locationSQL = `SELECT biz_location, biz_location_time, read_point, disposition, biz_step,
-	event_time, event_id, parent FROM epc_state WHERE epc = ?`
+const locationSQL = `SELECT biz_location, biz_location_time, read_point, read_point_time, disposition, disposition_time,
+	biz_step, biz_step_time, event_time, event_id, parent FROM epc_state WHERE epc = ?`
 
 // maxDepth bounds the containment chain, so a cycle in bad data (a pallet
 // recorded inside its own case) cannot loop.
@@ -241,9 +241,9 @@ func readChain(ctx context.Context, stmt *sql.Stmt, epc string) ([]tracker.Place
 	for cur := epc; cur != "" && len(chain) < maxDepth; {
 		var p tracker.Placement
 		var bl, rp, disp, bs, parent sql.NullString
-		var blt sql.NullInt64
+		var blt, rpt, dispt, bst sql.NullInt64
 		var et int64
-		err := stmt.QueryRowContext(ctx, cur).Scan(&bl, &blt, &rp, &disp, &bs, &et, &p.EventID, &parent)
+		err := stmt.QueryRowContext(ctx, cur).Scan(&bl, &blt, &rp, &rpt, &disp, &dispt, &bs, &bst, &et, &p.EventID, &parent)
 		if errors.Is(err, sql.ErrNoRows) {
 			break // a parent that was never observed itself ends the chain
 		}
@@ -253,9 +253,7 @@ func readChain(ctx context.Context, stmt *sql.Stmt, epc string) ([]tracker.Place
 		p.EPC = cur
 		p.BizLocation, p.ReadPoint, p.Disposition, p.BizStep, p.Parent = bl.String, rp.String, disp.String, bs.String, parent.String
 		p.EventTime = time.Unix(0, et).UTC()
-		if blt.Valid {
-			p.BizLocationTime = time.Unix(0, blt.Int64).UTC()
-		}
+		p.BizLocationTime, p.ReadPointTime, p.DispositionTime, p.BizStepTime = unixTime(blt), unixTime(rpt), unixTime(dispt), unixTime(bst)
 		chain = append(chain, p)
 		cur = p.Parent
 		for _, q := range chain { // stop at a repeat
@@ -265,4 +263,12 @@ func readChain(ctx context.Context, stmt *sql.Stmt, epc string) ([]tracker.Place
 		}
 	}
 	return chain, nil
+}
+
+// unixTime is a stored time in Unix nanoseconds, or the zero time for NULL.
+func unixTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/edgetrace/edgetrace/tracker"
 )
@@ -31,45 +32,76 @@ const (
 	INSERT OR IGNORE INTO event_epcs (epc, seq, role) SELECT j.value, g.seq, g.role FROM g, jsonb_each(g.epcs) j`
 	supersedeSQL  = `UPDATE events SET superseded = 1 WHERE event_id = ? AND is_declaration = 0`
 	fillOutboxSQL = `INSERT INTO outbox (seq) SELECT seq FROM events WHERE seq >= ?`
-	// upsertStateSQL moves an EPC only if the event is not older than what is
-	// known: events arrive out of order across sites. NULL means "the event
-	// does not say", so the previous value holds (bizLocation holds until
-	// contradicted). Rows: [eventTime, eventID, bizLocation, readPoint,
-	// disposition, bizStep, [epc, ...]], applied in array order: the outer
-	// loop scans the materialized ev in insertion order and the inner
-	// json_each depends on it, so it cannot be reordered, and an EPC named by
-	// two events ends as the later one left it.
-	// ("WHERE true" is SQLite's required disambiguation for an upsert whose
-	// rows come from a SELECT.)
-	upsertStateSQL = `WITH ev AS MATERIALIZED (SELECT value->>0 AS t, value->>1 AS id, value->>2 AS bl, value->>3 AS rp,
-		value->>4 AS disp, value->>5 AS bs, jsonb_extract(value, '$[6]') AS epcs FROM jsonb_each(?1))
-	INSERT INTO epc_state (epc, biz_location, biz_location_time, read_point, disposition, biz_step, event_time, event_id)
-	SELECT j.value, ev.bl, CASE WHEN ev.bl IS NULL THEN NULL ELSE ev.t END, ev.rp, ev.disp, ev.bs, ev.t, ev.id
-	FROM ev, jsonb_each(ev.epcs) j WHERE true
-	ON CONFLICT (epc) DO UPDATE SET
-		biz_location      = coalesce(excluded.biz_location, biz_location),
-		biz_location_time = coalesce(excluded.biz_location_time, biz_location_time),
-		read_point        = coalesce(excluded.read_point, read_point),
-		disposition       = coalesce(excluded.disposition, disposition),
-		biz_step          = coalesce(excluded.biz_step, biz_step),
-		event_time        = excluded.event_time,
-		event_id          = excluded.event_id
-	WHERE excluded.event_time >= epc_state.event_time`
 	// unpackAllSQL empties containers. Rows: [parent, eventTime], parents
 	// distinct (canUnpack).
 	unpackAllSQL = `UPDATE epc_state SET parent = NULL, parent_time = o.t
 	FROM (SELECT value->>0 AS parent, value->>1 AS t FROM jsonb_each(?1)) AS o
 	WHERE epc_state.parent = o.parent AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= o.t)`
+	// emptiedSQL records when each container was emptied (same rows as
+	// unpackAllSQL), for packs into it that arrive later but are older.
+	emptiedSQL = `UPDATE epc_state SET emptied_time = o.t
+	FROM (SELECT value->>0 AS parent, value->>1 AS t FROM jsonb_each(?1)) AS o
+	WHERE epc_state.epc = o.parent AND (epc_state.emptied_time IS NULL OR epc_state.emptied_time < o.t)`
 	// listedSQL applies pack, unpack and remove to listed EPCs, each EPC at
 	// most once (canList). A change older than the EPC's last one is
-	// ignored; unpacking takes an EPC out only of the parent named. Rows:
-	// [change, parent, eventTime, [epc, ...]].
-	listedSQL = `WITH o AS MATERIALIZED (SELECT value->>0 AS op, value->>1 AS parent, value->>2 AS t, jsonb_extract(value, '$[3]') AS epcs
+	// ignored, so the outcome does not depend on the order events arrive in.
+	// Hence an unpack newer than the EPC's last change leaves it in nothing
+	// whatever parent is on record: it was in the parent named just before,
+	// so the pack into that parent is one that has not arrived yet, and when
+	// it does it is older and changes nothing. For the same reason a pack
+	// into a container emptied since (emptiedSQL) leaves its EPCs in
+	// nothing. Rows: [change, parent, eventTime, [epc, ...]].
+	listedSQL = `WITH o AS MATERIALIZED (SELECT value->>0 AS op, value->>1 AS parent, value->>2 AS t, jsonb_extract(value, '$[3]') AS epcs,
+			(SELECT emptied_time FROM epc_state WHERE epc = value->>1) AS emptied
 		FROM jsonb_each(?1))
-	UPDATE epc_state SET parent = CASE WHEN c.op = 1 THEN c.parent END, parent_time = c.t
-	FROM (SELECT j.value AS epc, o.op, o.parent, o.t FROM o, jsonb_each(o.epcs) j) AS c
-	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)
-		AND (c.op <> 2 OR epc_state.parent = c.parent)`
+	UPDATE epc_state SET parent = CASE WHEN c.op = 1 AND (c.emptied IS NULL OR c.emptied <= c.t) THEN c.parent END, parent_time = c.t
+	FROM (SELECT j.value AS epc, o.op, o.parent, o.t, o.emptied FROM o, jsonb_each(o.epcs) j) AS c
+	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)`
+	childrenSQL      = `SELECT epc FROM epc_state WHERE parent = ?`
+	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
+)
+
+// The location fields of epc_state, each with its own time column
+// (<field>_time): the time of the event that set it.
+var stateFields = []string{"biz_location", "read_point", "disposition", "biz_step"}
+
+// fieldRules renders the SET clause that, for each location field, takes
+// the value val and time at (fmt patterns of the field's name) where cond
+// (a pattern likewise) holds, and keeps the stored value and time otherwise.
+func fieldRules(cond, val, at string) string {
+	var sets []string
+	for _, f := range stateFields {
+		c := fmt.Sprintf(cond, f)
+		sets = append(sets,
+			fmt.Sprintf("%[1]s = CASE WHEN %[2]s THEN %[3]s ELSE %[1]s END", f, c, fmt.Sprintf(val, f)),
+			fmt.Sprintf("%[1]s_time = CASE WHEN %[2]s THEN %[3]s ELSE %[1]s_time END", f, c, fmt.Sprintf(at, f)))
+	}
+	return strings.Join(sets, ",\n\t\t")
+}
+
+var (
+	// upsertStateSQL sets each field of an EPC's state to the event's value
+	// unless the stored one is newer: events arrive out of order across
+	// sites, and a late event still says what nothing newer has. NULL means
+	// "the event does not say", so the stored value holds (bizLocation holds
+	// until contradicted). On equal times the event applied last wins. Rows:
+	// [eventTime, eventID, bizLocation, readPoint, disposition, bizStep,
+	// [epc, ...]], applied in array order: the outer loop scans the
+	// materialized ev in insertion order and the inner json_each depends on
+	// it, so it cannot be reordered, and an EPC named by two events ends as
+	// the later one left it. ("WHERE true" is SQLite's required
+	// disambiguation for an upsert whose rows come from a SELECT.)
+	upsertStateSQL = `WITH ev AS MATERIALIZED (SELECT value->>0 AS t, value->>1 AS id, value->>2 AS bl, value->>3 AS rp,
+		value->>4 AS disp, value->>5 AS bs, jsonb_extract(value, '$[6]') AS epcs FROM jsonb_each(?1))
+	INSERT INTO epc_state (epc, biz_location, biz_location_time, read_point, read_point_time, disposition, disposition_time,
+		biz_step, biz_step_time, event_time, event_id)
+	SELECT j.value, ev.bl, CASE WHEN ev.bl IS NOT NULL THEN ev.t END, ev.rp, CASE WHEN ev.rp IS NOT NULL THEN ev.t END,
+		ev.disp, CASE WHEN ev.disp IS NOT NULL THEN ev.t END, ev.bs, CASE WHEN ev.bs IS NOT NULL THEN ev.t END, ev.t, ev.id
+	FROM ev, jsonb_each(ev.epcs) j WHERE true
+	ON CONFLICT (epc) DO UPDATE SET
+		` + fieldRules("excluded.%[1]s_time >= ifnull(%[1]s_time, excluded.%[1]s_time)", "excluded.%s", "excluded.%s_time") + `,
+		event_id   = CASE WHEN excluded.event_time >= event_time THEN excluded.event_id ELSE event_id END,
+		event_time = max(excluded.event_time, event_time)`
 	// absorbSQL gives EPCs about to leave a container what they had through
 	// it: per field, the container chain's value where it is newer than the
 	// EPC's own (the rule of tracker.Resolve), so that an item unpacked by an
@@ -79,24 +111,18 @@ const (
 	// and runs before the segment's upserts (see segment). Rows: [parent,
 	// eventTime, bizLocation, its time, readPoint, its time, disposition,
 	// its time, bizStep, its time, [epc, ...] or null for all in parent].
-	absorbSQL = `UPDATE epc_state SET
-		biz_location      = CASE WHEN a.bl IS NOT NULL AND (biz_location IS NULL OR a.blt > biz_location_time) THEN a.bl ELSE biz_location END,
-		biz_location_time = CASE WHEN a.bl IS NOT NULL AND (biz_location IS NULL OR a.blt > biz_location_time) THEN a.blt ELSE biz_location_time END,
-		read_point        = CASE WHEN a.rp IS NOT NULL AND (read_point IS NULL OR a.rpt > event_time) THEN a.rp ELSE read_point END,
-		disposition       = CASE WHEN a.disp IS NOT NULL AND (disposition IS NULL OR a.dispt > event_time) THEN a.disp ELSE disposition END,
-		biz_step          = CASE WHEN a.bs IS NOT NULL AND (biz_step IS NULL OR a.bst > event_time) THEN a.bs ELSE biz_step END
-	FROM (SELECT value->>0 AS parent, value->>1 AS t, value->>2 AS bl, value->>3 AS blt, value->>4 AS rp, value->>5 AS rpt,
-		value->>6 AS disp, value->>7 AS dispt, value->>8 AS bs, value->>9 AS bst, jsonb_extract(value, '$[10]') AS epcs
+	absorbSQL = `UPDATE epc_state SET ` + fieldRules("a.new_%[1]s IS NOT NULL AND (%[1]s_time IS NULL OR a.new_%[1]s_time > %[1]s_time)", "a.new_%s", "a.new_%s_time") + `
+	FROM (SELECT value->>0 AS parent, value->>1 AS t, value->>2 AS new_biz_location, value->>3 AS new_biz_location_time,
+		value->>4 AS new_read_point, value->>5 AS new_read_point_time, value->>6 AS new_disposition, value->>7 AS new_disposition_time,
+		value->>8 AS new_biz_step, value->>9 AS new_biz_step_time, jsonb_extract(value, '$[10]') AS epcs
 		FROM jsonb_each(?1)) AS a
 	WHERE epc_state.parent = a.parent AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= a.t)
 		AND (a.epcs IS NULL OR epc_state.epc IN (SELECT value FROM jsonb_each(a.epcs)))`
-	childrenSQL      = `SELECT epc FROM epc_state WHERE parent = ?`
-	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
 )
 
 // writeSQL lists the statements the writer prepares at Open.
 var writeSQL = []string{storedHashesSQL, insertEventsSQL, insertEPCsSQL, supersedeSQL, fillOutboxSQL,
-	upsertStateSQL, unpackAllSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, insertCaptureSQL}
+	upsertStateSQL, unpackAllSQL, emptiedSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, insertCaptureSQL}
 
 // The listed containment changes, as listedSQL codes them.
 const (
@@ -106,8 +132,8 @@ const (
 )
 
 // listedChange is the containment change ev makes to the EPCs it lists, or
-// 0. An error declaration changes nothing: the state is not recomputed (see
-// the package README, "what is left").
+// 0. An error declaration changes nothing: the state is not recomputed
+// (see the README's tracker section).
 func listedChange(ev *tracker.Event) int {
 	if ev.ErrorDeclaration != nil || len(ev.EPCs) == 0 {
 		return 0
@@ -126,12 +152,14 @@ func listedChange(ev *tracker.Event) int {
 	return 0
 }
 
-// unpacksAll reports an AggregationEvent DELETE without childEPCs: it
-// disaggregates whatever is in the parent, and those children were where
-// the event happened, so they take its location like listed ones would.
+// unpacksAll reports an AggregationEvent DELETE that lists no children,
+// neither childEPCs nor childQuantityList: it disaggregates whatever is in
+// the parent, and those children were where the event happened, so they
+// take its location like listed ones would. One that lists only quantities
+// takes out no serialised child.
 func unpacksAll(ev *tracker.Event) bool {
 	return ev.ErrorDeclaration == nil && ev.Type == tracker.AggregationEvent &&
-		ev.Action == tracker.ActionDelete && ev.ParentID != "" && len(ev.EPCs) == 0
+		ev.Action == tracker.ActionDelete && ev.ParentID != "" && len(ev.EPCs) == 0 && len(ev.Classes) == 0
 }
 
 // segment is a run of a request's fresh events written with one statement
@@ -329,19 +357,22 @@ func (w *txWriter) flush(g *segment) error {
 	}
 	for _, id := range g.decls {
 		// The declaration replaces the original in query results. Current
-		// state is not recomputed: see the package README ("what is left").
+		// state is not recomputed: see the README's tracker section.
 		if err := w.exec(supersedeSQL, id); err != nil {
 			return fmt.Errorf("supersede event %s: %w", id, err)
 		}
 	}
 	if err := w.execRows(absorbSQL, g.absorbs); err != nil {
-		return fmt.Errorf("unpack containers: %w", err)
+		return fmt.Errorf("hand over location to unpacked EPCs: %w", err)
 	}
 	if err := w.execRows(upsertStateSQL, g.state); err != nil {
 		return fmt.Errorf("track events: %w", err)
 	}
 	if err := w.execRows(unpackAllSQL, g.unpacks); err != nil {
 		return fmt.Errorf("unpack containers: %w", err)
+	}
+	if err := w.execRows(emptiedSQL, g.unpacks); err != nil {
+		return fmt.Errorf("record emptied containers: %w", err)
 	}
 	if err := w.execRows(listedSQL, g.listed); err != nil {
 		return fmt.Errorf("pack or unpack: %w", err)
@@ -354,7 +385,9 @@ func (w *txWriter) execRows(query string, rows jsonArgs) error {
 	if len(rows) <= 1 { // just the opening bracket
 		return nil
 	}
-	return w.exec(query, rows.end().String())
+	// Closed on a copy: end would write into rows' array, and the unpack-all
+	// rows serve two statements.
+	return w.exec(query, string(rows.trimComma())+"]")
 }
 
 // absorption is what the EPCs an event unpacks have through their container
@@ -389,11 +422,11 @@ func (w *txWriter) absorption(ev *tracker.Event) (*absorption, error) {
 	limit := ev.Time.UnixNano() // a container's later moves are not the EPCs'
 	for _, p := range chain {
 		a.chain = append(a.chain, p.EPC)
-		et := p.EventTime.UnixNano()
 		for i, f := range []struct {
 			v string
 			t int64
-		}{{p.BizLocation, p.BizLocationTime.UnixNano()}, {p.ReadPoint, et}, {p.Disposition, et}, {p.BizStep, et}} {
+		}{{p.BizLocation, p.BizLocationTime.UnixNano()}, {p.ReadPoint, p.ReadPointTime.UnixNano()},
+			{p.Disposition, p.DispositionTime.UnixNano()}, {p.BizStep, p.BizStepTime.UnixNano()}} {
 			// Innermost first: on equal times the inner container wins, as in
 			// tracker.Resolve.
 			if f.v != "" && f.t <= limit && (a.fields[i] == "" || f.t > a.times[i]) {

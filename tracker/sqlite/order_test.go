@@ -1,0 +1,275 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/edgetrace/edgetrace/tracker"
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
+)
+
+// captureBodies stores each body as one request.
+func captureBodies(t *testing.T, s *sqlite.Store, bodies ...[]byte) {
+	t.Helper()
+	for _, body := range bodies {
+		evs, err := tracker.DecodeDocument(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Capture(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func locationOf(t *testing.T, s *sqlite.Store, epc string) *tracker.Location {
+	t.Helper()
+	loc, err := s.Location(context.Background(), epc)
+	if err != nil {
+		t.Fatalf("location of %s: %v", epc, err)
+	}
+	return loc
+}
+
+// history is a valid supply-chain history over a few EPCs, in time order:
+// observations saying some fields, packs of loose items into cases and of
+// loose cases into a pallet, unpacks of some of a container's children,
+// and decommissioning. Events are one minute apart.
+func history(rng *rand.Rand, n int) (events []string, epcs []string) {
+	items := []string{item1, item2, item3, "urn:epc:id:sgtin:4012345.011111.4", "urn:epc:id:sgtin:4012345.011111.5"}
+	cases := []string{case1, case2, "urn:epc:id:sscc:4012345.0000000003"}
+	const pallet = "urn:epc:id:sscc:4012345.0000000009"
+	epcs = append(append(slices.Clone(items), cases...), pallet)
+	parent := map[string]string{}
+	gone := map[string]bool{}
+	pick := func(from []string) string { return from[rng.IntN(len(from))] }
+	subset := func(from []string) []string {
+		var out []string
+		for _, e := range from {
+			if rng.IntN(2) == 0 {
+				out = append(out, e)
+			}
+		}
+		if len(out) == 0 && len(from) > 0 {
+			out = append(out, pick(from))
+		}
+		return out
+	}
+	loose := func(from []string) []string {
+		var out []string
+		for _, e := range from {
+			if parent[e] == "" && !gone[e] {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	childrenOf := func(c string) []string {
+		var out []string
+		for _, e := range epcs {
+			if parent[e] == c {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	sites := []string{siteA, siteB, "urn:epc:id:sgln:4012345.00003.0"}
+	fields := func(all bool) string {
+		f := ""
+		if all || rng.IntN(2) == 0 {
+			f += fmt.Sprintf(`,"readPoint":{"id":"urn:epc:id:sgln:4012345.00009.%d"}`, rng.IntN(3))
+		}
+		if all || rng.IntN(2) == 0 {
+			f += fmt.Sprintf(`,"disposition":%q`, pick([]string{"active", "in_transit", "in_progress"}))
+		}
+		if all || rng.IntN(2) == 0 {
+			f += fmt.Sprintf(`,"bizStep":%q`, pick([]string{"packing", "shipping", "receiving"}))
+		}
+		return f
+	}
+	list := func(epcs []string) string { b, _ := json.Marshal(epcs); return string(b) }
+	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; len(events) < n; i++ {
+		at := base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+		id := fmt.Sprintf("urn:uuid:h%d", i)
+		site := pick(sites)
+		var ev string
+		switch rng.IntN(5) {
+		case 0, 1: // observe, saying some fields
+			loc := ""
+			if rng.IntN(2) == 0 {
+				loc = site
+			}
+			ev = event(id, "ObjectEvent", "OBSERVE", at, loc, `"epcList":`+list(subset(epcs))+fields(false))
+		case 2: // pack
+			c := pick(append(slices.Clone(cases), pallet))
+			from := items
+			if c == pallet {
+				from = cases
+			}
+			kids := loose(from)
+			if parent[c] != "" || gone[c] || len(kids) == 0 {
+				continue
+			}
+			kids = subset(kids)
+			for _, k := range kids {
+				parent[k] = c
+			}
+			ev = event(id, "AggregationEvent", "ADD", at, site, fmt.Sprintf(`"parentID":%q,"childEPCs":%s`, c, list(kids))+fields(true))
+		case 3: // unpack some children
+			c := pick(append(slices.Clone(cases), pallet))
+			kids := childrenOf(c)
+			if len(kids) == 0 {
+				continue
+			}
+			kids = subset(kids)
+			for _, k := range kids {
+				parent[k] = ""
+			}
+			ev = event(id, "AggregationEvent", "DELETE", at, site, fmt.Sprintf(`"parentID":%q,"childEPCs":%s`, c, list(kids))+fields(true))
+		case 4: // decommission a loose item
+			l := loose(items)
+			if len(l) == 0 || rng.IntN(4) > 0 {
+				continue
+			}
+			k := pick(l)
+			gone[k] = true
+			ev = event(id, "ObjectEvent", "DELETE", at, site, `"epcList":`+list([]string{k})+fields(true))
+		}
+		events = append(events, ev)
+	}
+	return events, epcs
+}
+
+// TestStateIsIndependentOfArrivalOrder: a hub receives each site's events
+// in its own order, and edges receive late events, so where an EPC is must
+// follow from the events alone. A valid history captured in time order, in
+// a shuffled order one event at a time, and in a shuffled order in
+// documents of random sizes ends in the same state and the same answers.
+// (An unpack of everything in a container is left out: the children it
+// takes out are those on record when it arrives.)
+func TestStateIsIndependentOfArrivalOrder(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			events, epcs := history(rng, 60)
+			inOrder := openTestStore(t, "in-order.db")
+			captureBodies(t, inOrder, document(events...))
+
+			shuffled := slices.Clone(events)
+			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			oneByOne := openTestStore(t, "one-by-one.db")
+			for _, ev := range shuffled {
+				captureBodies(t, oneByOne, document(ev))
+			}
+			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			inDocuments := openTestStore(t, "in-documents.db")
+			for rest := shuffled; len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(10))
+				captureBodies(t, inDocuments, document(rest[:n]...))
+				rest = rest[n:]
+			}
+
+			want := stateOf(t, inOrder)
+			for name, s := range map[string]*sqlite.Store{"one by one": oneByOne, "in documents": inDocuments} {
+				if got := stateOf(t, s); got != want {
+					t.Errorf("shuffled, %s:\n%s\nin time order:\n%s", name, got, want)
+				}
+				for _, epc := range epcs {
+					a, b := locationOf(t, inOrder, epc), locationOf(t, s, epc)
+					if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
+						t.Errorf("shuffled, %s: location of %s\n%s\nin time order:\n%s", name, epc, jb, ja)
+					}
+				}
+			}
+		})
+	}
+}
+
+func stateOf(t *testing.T, s *sqlite.Store) string {
+	t.Helper()
+	var out string
+	if err := s.QueryRowForTest(`SELECT group_concat(concat_ws(' ', epc, biz_location, biz_location_time, read_point, read_point_time,
+		disposition, disposition_time, biz_step, biz_step_time, event_time, event_id, 'parent', parent, parent_time), char(10))
+		FROM (SELECT * FROM epc_state ORDER BY epc)`, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestLateEvents pins the cases review found wrong, each an event that
+// arrives after a newer one about the same EPCs.
+func TestLateEvents(t *testing.T) {
+	at := func(h int) string { return fmt.Sprintf("2026-06-01T%02d:00:00Z", h) }
+	pack := func(id string, h int, parent string, kids ...string) string {
+		return event(id, "AggregationEvent", "ADD", at(h), siteA, fmt.Sprintf(`"parentID":%q,"childEPCs":%s`, parent, mustJSON(t, kids)))
+	}
+	t.Run("an older location still says where", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s,
+			document(event("urn:uuid:a", "ObjectEvent", "OBSERVE", at(2), "", `"epcList":["`+item1+`"]`)),
+			document(event("urn:uuid:b", "ObjectEvent", "OBSERVE", at(1), siteB, `"epcList":["`+item1+`"]`)))
+		if loc := locationOf(t, s, item1); loc.BizLocation != siteB || loc.EventID != "urn:uuid:a" {
+			t.Errorf("location %q from %s, want %q from urn:uuid:a", loc.BizLocation, loc.EventID, siteB)
+		}
+	})
+	t.Run("each field by the time it was said", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(
+			event("urn:uuid:1", "ObjectEvent", "ADD", at(1), siteA, `"epcList":["`+item1+`"],"disposition":"active"`),
+			pack("urn:uuid:2", 2, case1, item1),
+			event("urn:uuid:3", "ObjectEvent", "OBSERVE", at(3), "", `"epcList":["`+case1+`"],"disposition":"in_transit"`),
+			event("urn:uuid:4", "ObjectEvent", "OBSERVE", at(4), "", `"epcList":["`+item1+`"],"bizStep":"inspecting"`)))
+		// The item's own disposition (01:00) is older than its case's (03:00),
+		// though the item's last event (04:00) is newer.
+		if loc := locationOf(t, s, item1); loc.Disposition != "in_transit" || loc.BizStep != "inspecting" {
+			t.Errorf("disposition %q, bizStep %q; want in_transit, inspecting", loc.Disposition, loc.BizStep)
+		}
+	})
+	t.Run("an unpack before its pack", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s,
+			document(event("urn:uuid:u", "AggregationEvent", "DELETE", at(8), siteA, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case1, item1))),
+			document(pack("urn:uuid:p", 3, case1, item1)))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 {
+			t.Errorf("in %v, want in nothing", loc.Parents)
+		}
+	})
+	t.Run("an unpack of everything before the pack", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s,
+			document(event("urn:uuid:u", "AggregationEvent", "DELETE", at(8), siteA, fmt.Sprintf(`"parentID":%q`, case1))),
+			document(pack("urn:uuid:p", 3, case1, item1)),
+			document(pack("urn:uuid:q", 9, case1, item2)))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 {
+			t.Errorf("%s in %v, want in nothing", item1, loc.Parents)
+		}
+		if loc := locationOf(t, s, item2); len(loc.Parents) != 1 || loc.Parents[0].EPC != case1 {
+			t.Errorf("%s in %v, want in %s (packed after the unpack)", item2, loc.Parents, case1)
+		}
+	})
+	t.Run("an unpack of quantities only takes out no EPC", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(
+			pack("urn:uuid:p", 1, case1, item1),
+			event("urn:uuid:u", "AggregationEvent", "DELETE", at(2), siteA, fmt.Sprintf(
+				`"parentID":%q,"childQuantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":5}]`, case1))))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 1 || loc.Parents[0].EPC != case1 {
+			t.Errorf("in %v, want in %s", loc.Parents, case1)
+		}
+	})
+}
