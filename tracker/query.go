@@ -61,7 +61,10 @@ type EventQuery struct {
 	EventIDs     []string
 	Matches      []EPCMatch // all must hold
 
-	OrderBy    string // "eventTime" or "recordTime" (default)
+	// OrderBy is "eventTime" or "recordTime" (the default, ascending when
+	// orderBy is not given); a given order is descending unless
+	// orderDirection=ASC.
+	OrderBy    string
 	Descending bool
 	// EventCountLimit caps the number of events over all pages; 0 = no cap.
 	EventCountLimit int
@@ -193,6 +196,16 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 			}
 			q.Matches = append(q.Matches, EPCMatch{EPCs: list(), Roles: roles})
 		}
+	}
+	// As the standard's SimpleEventQuery has it: the count limit keeps the
+	// first events of an order the client chose (orderBy=eventTime&
+	// eventCountLimit=1 is "the latest event"), and that order is
+	// descending unless it says otherwise.
+	if _, ok := v["orderBy"]; !ok && q.EventCountLimit > 0 {
+		p.add("?eventCountLimit", v.Get("eventCountLimit"), "requires orderBy (eventTime or recordTime)")
+	}
+	if _, ok := v["orderDirection"]; !ok && q.OrderBy != "" {
+		q.Descending = true
 	}
 	if err := p.err("invalid event query"); err != nil {
 		return EventQuery{}, err

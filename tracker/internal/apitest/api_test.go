@@ -316,13 +316,14 @@ func TestQueriesAndPaging(t *testing.T) {
 	}
 	// eventCountLimit caps the total across pages.
 	var limited queryDoc
-	r := e.get("/events?eventType=AggregationEvent&eventCountLimit=3&perPage=2")
+	r := e.get("/events?eventType=AggregationEvent&orderBy=recordTime&orderDirection=ASC&eventCountLimit=3&perPage=2")
 	r.json(t, &limited)
 	tok := r.header.Get("GS1-Next-Page-Token")
 	if len(limited.ids()) != 2 || tok == "" {
 		t.Fatalf("first limited page: %d events, token %q", len(limited.ids()), tok)
 	}
-	r = e.get("/events?eventType=AggregationEvent&eventCountLimit=3&perPage=2&nextPageToken=" + url.QueryEscape(tok))
+	r = e.get("/events?eventType=AggregationEvent&orderBy=recordTime&orderDirection=ASC&eventCountLimit=3&perPage=2&nextPageToken=" +
+		url.QueryEscape(tok))
 	r.json(t, &limited)
 	if len(limited.ids()) != 1 || r.header.Get("GS1-Next-Page-Token") != "" {
 		t.Fatalf("second limited page: %d events, token %q; want 1 and none", len(limited.ids()), r.header.Get("GS1-Next-Page-Token"))
@@ -333,7 +334,8 @@ func TestQueriesAndPaging(t *testing.T) {
 			t.Errorf("token of another query with %s = %d %s, want 400 naming ?nextPageToken", other, r.code, r.body)
 		}
 	}
-	if r := e.get("/events?eventType=AggregationEvent&perPage=5&nextPageToken=" + url.QueryEscape(tok)); r.code != 200 {
+	if r := e.get("/events?eventType=AggregationEvent&orderBy=recordTime&orderDirection=ASC&perPage=5&nextPageToken=" +
+		url.QueryEscape(tok)); r.code != 200 {
 		t.Errorf("token with another perPage = %d %s, want 200", r.code, r.body)
 	}
 	// History of an item, and the time window filters.
