@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"errors"
 	"net/url"
 	"sort"
 	"strconv"
@@ -41,10 +42,42 @@ const (
 	RoleClass  = 5 // epcClass of a quantity element
 )
 
-// EPCMatch selects events that name one of EPCs in one of Roles.
+// EPCMatch selects events that name, in one of Roles, one of EPCs or an
+// identifier starting with one of Prefixes (from EPC patterns).
 type EPCMatch struct {
-	EPCs  []string
-	Roles []int
+	EPCs     []string
+	Prefixes []string `json:",omitempty"`
+	Roles    []int
+}
+
+// patternPrefix turns a pure-identity EPC pattern whose wildcards all
+// trail (urn:epc:idpat:sgtin:0614141.107346.* matches every serial of that
+// item) into the prefix of the identifiers it matches. ok is false for a
+// value that is not a pattern; err names what is wrong with one that is.
+func patternPrefix(v string) (prefix string, ok bool, err error) {
+	const pat = "urn:epc:idpat:"
+	rest, ok := strings.CutPrefix(v, pat)
+	if !ok {
+		return "", false, nil
+	}
+	scheme, body, found := strings.Cut(rest, ":")
+	if !found || scheme == "" || body == "" {
+		return "", true, errors.New("not an EPC pattern (urn:epc:idpat:<scheme>:<fields, * from some field on>)")
+	}
+	fields := strings.Split(body, ".")
+	fixed := len(fields)
+	for i, f := range fields {
+		if f == "*" && fixed == len(fields) {
+			fixed = i
+		} else if (f == "*") != (i >= fixed) || f == "" {
+			return "", true, errors.New("only trailing * is supported in EPC patterns")
+		}
+	}
+	prefix = "urn:epc:id:" + scheme + ":" + strings.Join(fields[:fixed], ".")
+	if fixed < len(fields) && fixed > 0 {
+		prefix += "."
+	}
+	return prefix, true, nil
 }
 
 // EventQuery is a SimpleEventQuery subset. Empty fields do not filter; list
@@ -194,7 +227,23 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 				p.add(ptr, val, "unsupported query parameter")
 				continue
 			}
-			q.Matches = append(q.Matches, EPCMatch{EPCs: list(), Roles: roles})
+			m := EPCMatch{Roles: roles}
+			for _, v := range list() {
+				prefix, isPattern, err := patternPrefix(v)
+				switch {
+				case err != nil:
+					p.add(ptr, v, "%v", err)
+				case isPattern && k == "MATCH_anyEPCClass":
+					p.add(ptr, v, "EPC class patterns are not supported; give class URIs")
+				case !isPattern:
+					m.EPCs = append(m.EPCs, v)
+				case !strings.HasSuffix(v, "*"):
+					m.EPCs = append(m.EPCs, prefix) // no wildcard: exactly that EPC
+				default:
+					m.Prefixes = append(m.Prefixes, prefix)
+				}
+			}
+			q.Matches = append(q.Matches, m)
 		}
 	}
 	// As the standard's SimpleEventQuery has it: the count limit keeps the

@@ -139,10 +139,20 @@ func (s *Store) Events(ctx context.Context, q tracker.EventQuery) (*tracker.Even
 		for i, r := range m.Roles {
 			roles[i] = strconv.Itoa(r)
 		}
-		where = append(where, "e.seq IN (SELECT seq FROM event_epcs WHERE epc IN ("+placeholders(len(m.EPCs))+") AND role IN ("+strings.Join(roles, ",")+"))")
-		for _, v := range m.EPCs {
-			args = append(args, v)
+		var any []string
+		if len(m.EPCs) > 0 {
+			any = append(any, "epc IN ("+placeholders(len(m.EPCs))+")")
+			for _, v := range m.EPCs {
+				args = append(args, v)
+			}
 		}
+		for _, p := range m.Prefixes {
+			// A range scan of the index: a pattern's prefix ends in '.' or
+			// ':' (patternPrefix), so the next byte up bounds it.
+			any = append(any, "(epc >= ? AND epc < ?)")
+			args = append(args, p, p[:len(p)-1]+string(p[len(p)-1]+1))
+		}
+		where = append(where, "e.seq IN (SELECT seq FROM event_epcs WHERE ("+strings.Join(any, " OR ")+") AND role IN ("+strings.Join(roles, ",")+"))")
 	}
 	keyCol := "e.seq"
 	if q.OrderBy == "eventTime" {

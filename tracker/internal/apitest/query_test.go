@@ -82,6 +82,13 @@ func TestEventQueryParameters(t *testing.T) {
 		{"eventType=ObjectEvent&EQ_bizLocation=" + q(l2) + "&orderBy=eventTime", "42"},
 		{"MATCH_anyEPC=" + q(a) + "&EQ_action=ADD", "1"},
 		{"EQ_bizStep=receiving", ""},
+		// Pure-identity patterns, wildcards trailing.
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.098765.*"), "1234"},
+		{"MATCH_anyEPC=" + q("urn:epc:idpat:sgtin:4012345.*.*"), "12345"},
+		{"MATCH_anyEPC=" + q("urn:epc:idpat:sscc:4012345.*"), "3"},
+		{"MATCH_anyEPC=" + q("urn:epc:idpat:sgtin:*.*.*"), "12345"},
+		{"MATCH_outputEPC=" + q("urn:epc:idpat:sgtin:4012345.098765.4|urn:epc:idpat:sscc:4012345.*"), "5"},
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.09876.*"), ""}, // a prefix of the item reference is another item
 	} {
 		r := e.get("/events?" + tc.query)
 		if r.code != 200 {
@@ -108,6 +115,9 @@ func TestEventQueryParameters(t *testing.T) {
 		{"GE_eventTime=yesterday", `"yesterday"`},
 		{"MATCH_epc=", `"?MATCH_epc"`},
 		{"EQ_quantity=3", `"?EQ_quantity"`},
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.*.1"), `only trailing *`},
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin"), `not an EPC pattern`},
+		{"MATCH_anyEPCClass=" + q("urn:epc:idpat:sgtin:4012345.012345.*"), `class patterns`},
 	} {
 		r := e.get("/events?" + tc.query)
 		if r.code != 400 || !bytes.Contains(r.body, []byte(tc.names)) {
