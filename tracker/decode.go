@@ -322,6 +322,12 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		// client's value is dropped so queries report when we stored it.
 		raw = withoutMember(raw, "recordTime")
 	}
+	if w.EventID == nil && bytes.Contains(raw, []byte(`"eventID"`)) {
+		// "eventID": null is taken as absent, so the ID assigned below
+		// replaces it rather than standing beside it, and is the one an
+		// event without the member gets.
+		raw = withoutMember(raw, "eventID")
+	}
 	hash, repeated, err := contentHash(raw)
 	if err != nil { // unreachable: raw was just decoded
 		p.add(ptrOrRoot(ptr), "", "cannot hash event: %v", err)

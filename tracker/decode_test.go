@@ -1,6 +1,7 @@
 package tracker_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -46,6 +47,14 @@ func TestAssignedIDIsDeterministic(t *testing.T) {
 	}
 	if a.BizStep != "commissioning" {
 		t.Errorf("BizStep = %q, want the bare CBV word", a.BizStep)
+	}
+	// "eventID": null is as if absent: the same ID, and one member only.
+	n, err := tracker.DecodeEvent([]byte(strings.Replace(reordered, `"type":"ObjectEvent"`, `"type":"ObjectEvent", "eventID": null`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.ID != a.ID || bytes.Count(n.Raw, []byte(`"eventID"`)) != 1 {
+		t.Errorf("with eventID null: ID %s, stored %s; want ID %s stored once", n.ID, n.Raw, a.ID)
 	}
 }
 
