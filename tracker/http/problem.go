@@ -38,11 +38,7 @@ type Problem struct {
 // writeError answers with the problem document for err and logs internal
 // errors (the only place they are logged).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// The client went away or the server is shutting down: not a fault
-		// to log, and the answer is likely unread anyway.
-		err = tracker.Errorf(tracker.EUNAVAILABLE, "request cancelled")
-	}
+	err = cancelled(err)
 	code := tracker.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -69,3 +65,13 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, p Problem)
 
 // discardLogger is the default: a library logs nothing unless asked.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// cancelled turns a cancelled request's error into EUNAVAILABLE: the client
+// went away or the server is shutting down, which is not a fault to log or
+// count as internal, and the answer is likely unread anyway.
+func cancelled(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return tracker.Errorf(tracker.EUNAVAILABLE, "request cancelled")
+	}
+	return err
+}

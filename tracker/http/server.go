@@ -166,7 +166,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, func(
 		release()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, nil, tracker.Errorf(tracker.ETOOLARGE, "request body is over the %d-byte limit", mbe.Limit)
+			size := "more than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+			if r.ContentLength > 0 {
+				size = strconv.FormatInt(r.ContentLength, 10) + " bytes"
+			}
+			return nil, nil, &tracker.Error{Code: tracker.ETOOLARGE, Message: "request body too large",
+				Fields: []tracker.FieldError{{Pointer: "/", Value: size,
+					Detail: fmt.Sprintf("the body may be at most %d bytes (TRACKER_MAX_BODY)", mbe.Limit)}}}
 		}
 		return nil, nil, tracker.Errorf(tracker.EINVALID, "reading request body: %v", err)
 	}
@@ -252,6 +258,7 @@ func (s *Server) checkEventSizes(events []*tracker.Event) error {
 }
 
 func (s *Server) captureFailed(w http.ResponseWriter, r *http.Request, err error) {
+	err = cancelled(err)
 	s.metrics.captures.WithLabelValues(tracker.ErrorCode(err)).Inc()
 	s.writeError(w, r, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestCaptureRejectsBadInputWithProblems(t *testing.T) {
 	}{
 		{"wrong content type", "text/plain", doc(), 415, "Content-Type", "text/plain"},
 		{"no content type", "", doc(), 415, "Content-Type", ""},
-		{"over the body limit", "application/json", big, 413, "", ""},
+		{"over the body limit", "application/json", big, 413, "/", fmt.Sprintf("%d bytes", len(big))},
 		{"not JSON", "application/json", []byte(`{"type":`), 400, "/", ""},
 		{"wrong document type", "application/json", []byte(`{"type":"EPCISQueryDocument","schemaVersion":"2.0","epcisBody":{"eventList":[]}}`), 400, "/type", "EPCISQueryDocument"},
 		{"schema 1.2", "application/json", bytes.Replace(doc(objectEvent("", "urn:epc:id:sgtin:1.2.3", "x", "", "2026-01-01T00:00:00Z")), []byte(`"2.0"`), []byte(`"1.2"`), 1), 400, "/schemaVersion", "1.2"},
@@ -104,6 +105,15 @@ func TestCaptureRejectsBadInputWithProblems(t *testing.T) {
 				t.Errorf("errors = %+v, want one at %s with value %q", p.Errors, tt.pointer, tt.value)
 			}
 		})
+	}
+	// POST /events reads its body the same way.
+	for _, tt := range tests[:3] {
+		r := e.do("POST", "/events", tt.contentType, tt.body)
+		var p problem
+		r.json(t, &p)
+		if r.code != tt.status || len(p.Errors) != 1 || p.Errors[0].Pointer != tt.pointer || p.Errors[0].Value != tt.value {
+			t.Errorf("POST /events, %s = %d %s; want %d naming %s, %q", tt.name, r.code, r.body, tt.status, tt.pointer, tt.value)
+		}
 	}
 	// Nothing of any rejected request was stored.
 	if r := e.get("/events"); !bytes.Contains(r.body, []byte(`"eventList":[]`)) {
@@ -390,9 +400,12 @@ func TestHealthReadyMetrics(t *testing.T) {
 		}
 	}
 	e.capture(doc(objectEvent("", "urn:epc:id:sgtin:1.1.1", "shipping", "", "2026-01-01T00:00:00Z")))
-	e.get("/epcs/urn:epc:id:sgtin:1.1.1/location")
+	e.get("/epcs/urn:epc:id:sgtin:1.1.1/location") // a miss
+	e.get("/epcs/urn:epc:id:sgtin:1.1.1/location") // a hit
 	r := e.get("/metrics")
 	for _, want := range []string{
+		"tracker_cache_hits_total 1",
+		"tracker_cache_misses_total 1",
 		`tracker_http_request_duration_seconds_bucket{code="202",route="POST /capture"`,
 		`tracker_http_request_duration_seconds_bucket{code="200",route="GET /epcs/{epc}/location"`,
 		`tracker_captured_events_total{result="stored"} 1`,
@@ -402,6 +415,20 @@ func TestHealthReadyMetrics(t *testing.T) {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// A capture whose client has gone is unavailable, not an internal error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/capture",
+		bytes.NewReader(doc(objectEvent("", "urn:epc:id:sgtin:1.1.2", "shipping", "", "2026-01-01T00:00:00Z"))))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	if w.Code != 503 {
+		t.Errorf("cancelled capture = %d %s, want 503", w.Code, w.Body)
+	}
+	if r := e.get("/metrics"); !bytes.Contains(r.body, []byte(`tracker_capture_requests_total{outcome="unavailable"} 1`)) {
+		t.Errorf("/metrics does not count the cancelled capture as unavailable")
 	}
 	if r := e.get("/nowhere"); r.code != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("unknown route = %d %q", r.code, r.header.Get("Content-Type"))

@@ -50,11 +50,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		}
 	})
 	var tracking tracker.TrackingService = store
+	var stats func() (uint64, uint64)
 	if o.cache {
-		tracking = cache.New(store, gen, 300*time.Second, 0)
+		c := cache.New(store, gen, 300*time.Second, 0)
+		tracking, stats = c, c.Stats
 	}
 	srv := trackerhttp.New(trackerhttp.Options{
-		Capture: store, Events: store, Tracking: tracking,
+		Capture: store, Events: store, Tracking: tracking, CacheStats: stats,
 		TrackingEnabled: !o.trackingOff, Ready: store.Ready, MaxBody: o.maxBody, MaxEvent: o.maxEvent, StoreSize: store.Size,
 	})
 	tt, _ := t.(*testing.T)
