@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,35 +86,89 @@ func run(m *testing.M) (code int) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	teardown := func() {
-		// Logs first: they are what explains a failure, and Down removes
-		// the cluster they come from.
-		if env.governed != nil {
-			_ = env.governed.Cluster.CollectLogs(context.Background(), filepath.Join(env.artifacts, "logs"))
-		}
-		_ = copyLogs(filepath.Join(dir, "logs"), filepath.Join(env.artifacts, "logs"))
-		if err := gatekeeper.Down(context.Background(), dir, env.root, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: teardown:", err)
+	// Once: after a signal, the signal handler and run's return path may
+	// both get here, and a second Down would be refused the first one's lock.
+	teardown := sync.OnceValue(func() error { return tearDown(dir) })
+	defer func() {
+		if err := teardown(); err != nil && code != exitInterrupted {
 			code = 2
 		}
-		_ = os.RemoveAll(dir)
-	}
-	defer teardown()
+	}()
 	// An interrupted run (Ctrl-C, CI timeout) still stops what it started.
+	var phase atomic.Int32
+	setUpDone := make(chan struct{})
+	stopOnSignal(cancel, &phase, setUpDone, teardown, dir)
+
+	err = setUp(ctx)
+	close(setUpDone)
+	if !phase.CompareAndSwap(settingUp, testsRunning) {
+		fmt.Fprintln(os.Stderr, "e2e: interrupted during set-up")
+		return exitInterrupted
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: set up:", err)
+		return 2
+	}
+	return m.Run()
+}
+
+// The phases of run, which decide who tears down after a signal.
+const (
+	settingUp int32 = iota
+	testsRunning
+	interrupted
+)
+
+// exitInterrupted is the shell's code for a process ended by SIGINT.
+const exitInterrupted = 130
+
+// setUpGrace bounds how long an interrupted set-up may take to give up:
+// every step watches ctx, so it takes moments unless one hangs.
+const setUpGrace = time.Minute
+
+// stopOnSignal cancels ctx on SIGINT or SIGTERM and has the cluster torn
+// down. During set-up, Up holds the state directory's lock and Down would be
+// refused it, so the signal only moves phase to interrupted, and run tears
+// down on its way out, once set-up has given up and let go of the lock. The
+// tests do not watch ctx: once they run, the handler tears down and exits
+// itself. If set-up hangs, the run exits without tearing down, leaving the
+// state directory (unlocked once this process is gone) to hack/e2e.sh's reap
+// or the next run's reapStale.
+func stopOnSignal(cancel context.CancelFunc, phase *atomic.Int32, setUpDone <-chan struct{}, teardown func() error, dir string) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sigs
 		cancel()
-		teardown()
-		os.Exit(130)
+		if !phase.CompareAndSwap(settingUp, interrupted) {
+			_ = teardown()
+			os.Exit(exitInterrupted)
+		}
+		select {
+		case <-setUpDone:
+		case <-time.After(setUpGrace):
+			fmt.Fprintf(os.Stderr, "e2e: set-up still running %s after the signal; leaving its cluster in %s to be reaped\n", setUpGrace, dir)
+			os.Exit(exitInterrupted)
+		}
 	}()
+}
 
-	if err := setUp(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: set up:", err)
-		return 2
+// tearDown collects the logs and removes the cluster and dir. If Down fails,
+// dir stays: the processes it could not stop are found through it, by
+// hack/e2e.sh's reap and the next run's reapStale.
+func tearDown(dir string) error {
+	// Logs first: they are what explains a failure, and Down removes the
+	// cluster they come from.
+	if env.governed != nil {
+		_ = env.governed.Cluster.CollectLogs(context.Background(), filepath.Join(env.artifacts, "logs"))
 	}
-	return m.Run()
+	_ = copyLogs(filepath.Join(dir, "logs"), filepath.Join(env.artifacts, "logs"))
+	if err := gatekeeper.Down(context.Background(), dir, env.root, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: teardown: %v\ne2e: keeping %s to be reaped (or: go run ./harness/cmd/harness down --dir %s)\n", err, dir, dir)
+		return err
+	}
+	_ = os.RemoveAll(dir)
+	return nil
 }
 
 // reapStale tears down clusters of earlier runs that died without cleaning

@@ -42,8 +42,9 @@ fi
 
 # reap removes the cluster of every e2e run whose test process is gone
 # without its own teardown (a test that panicked, go test's -timeout, which
-# exit without deferred calls): such a run leaves its state directory behind,
-# no longer locked. The next run would reap it too, but a run must not leave
+# exit without deferred calls; a set-up that hung after a signal), or whose
+# teardown failed: such a run leaves its state directory behind, no longer
+# locked. The next run would reap it too, but a run must not leave
 # anything behind, failed or not. Its logs are kept under .harness/e2e/.
 reap() {
   local d

@@ -84,7 +84,11 @@ type Gatekeeper struct {
 type state struct {
 	Version  string `json:"version"`
 	Mutation bool   `json:"mutation"`
-	Port     int    `json:"port"`
+	// AuditInterval is what the process was started with (see
+	// policyFlags); it reads the flag once, so another interval needs a
+	// restart.
+	AuditInterval time.Duration `json:"auditInterval,omitempty"`
+	Port          int           `json:"port"`
 	// HealthPort serves Gatekeeper's /readyz, which answers 200 only once
 	// every template and constraint in the cluster is loaded into its engine.
 	HealthPort int         `json:"healthPort,omitempty"`
@@ -170,20 +174,15 @@ func (g *Gatekeeper) writeState(s *state) error {
 
 // Install makes Gatekeeper serve admission for the cluster: CRDs and
 // namespace, certificates, the webhook process, and webhook configurations
-// with failurePolicy Fail. A running install of the same version and mode is
+// with failurePolicy Fail. A running install of the same version and flags is
 // reused; anything else a crashed run left is removed first.
 func (g *Gatekeeper) Install(ctx context.Context) error {
 	id, err := g.clusterID()
 	if err != nil {
 		return err
 	}
-	if s, err := g.readState(); err != nil {
+	if reused, err := g.reuse(ctx, id); err != nil || reused {
 		return err
-	} else if s != nil && s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation && s.Cluster == id {
-		if err := g.waitServing(ctx, s, 30*time.Second); err == nil {
-			fmt.Fprintf(g.opts.Log, "gatekeeper: reusing running %s\n", s.Version)
-			return nil
-		}
 	}
 	// What the new install needs comes first: a version that cannot be
 	// installed must not take down the one that runs.
@@ -241,6 +240,38 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 	}
 	fmt.Fprintf(g.opts.Log, "gatekeeper: %s serving on 127.0.0.1:%d after %s\n", g.opts.Version, port, time.Since(start).Round(10*time.Millisecond))
 	return nil
+}
+
+// reuse makes a running process that Install would start the same way again
+// serve admission, and reports whether there was one. A healthy process
+// judges nothing unless the webhook configurations send it requests, and
+// they may be missing or stale: an Install killed while waiting for the
+// process to serve never wrote them, and anyone may have deleted or edited
+// them since. So they are applied here too, as Install would.
+func (g *Gatekeeper) reuse(ctx context.Context, cluster string) (bool, error) {
+	s, err := g.readState()
+	if err != nil || s == nil || !g.sameProcess(s, cluster) {
+		return false, err
+	}
+	if err := g.waitServing(ctx, s, 30*time.Second); err != nil {
+		return false, nil // a reinstall replaces it
+	}
+	caPEM, err := os.ReadFile(filepath.Join(g.certDir(), "ca.crt"))
+	if err != nil {
+		return false, fmt.Errorf("gatekeeper: webhook certs: %w", err)
+	}
+	if err := g.applyWebhooks(ctx, caPEM, s.Port, admissionv1.Fail); err != nil {
+		return false, err
+	}
+	fmt.Fprintf(g.opts.Log, "gatekeeper: reusing running %s\n", s.Version)
+	return true, nil
+}
+
+// sameProcess reports whether the process s records is alive and runs as g
+// would start it for cluster: everything compared is read once, at start.
+func (g *Gatekeeper) sameProcess(s *state, cluster string) bool {
+	return s.Process.Alive() && s.Version == g.opts.Version && s.Mutation == g.opts.Mutation &&
+		s.AuditInterval == g.opts.AuditInterval && s.Cluster == cluster
 }
 
 func (g *Gatekeeper) waitEstablished(ctx context.Context, name string) error {
@@ -314,7 +345,7 @@ cp "$0"/token "$0"/ca.crt "$0"/namespace /run/secrets/kubernetes.io/serviceaccou
 exec "$@"`
 
 // startProcess starts Gatekeeper serving its webhook on s.Port and records
-// the process and its health port in s.
+// in s the process, its health port and the audit interval its flags set.
 func (g *Gatekeeper) startProcess(bin string, s *state) error {
 	if err := os.MkdirAll(filepath.Join(g.home(), "audit"), 0o755); err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
@@ -363,7 +394,7 @@ func (g *Gatekeeper) startProcess(bin string, s *state) error {
 	if err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
-	s.Process, s.HealthPort = h, ports[0]
+	s.Process, s.HealthPort, s.AuditInterval = h, ports[0], g.opts.AuditInterval
 	return nil
 }
 
@@ -446,19 +477,12 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 	}
 	// Update in place rather than delete and create: a moment without the
 	// configuration would be a moment without admission control. (A
-	// reinstall, after a crash or to change version or mutation, does go
+	// reinstall, after a crash or to change version or flags, does go
 	// through that moment: Install removes the configuration before starting
 	// the new process, because one left pointing at the dead process, with
 	// failurePolicy Fail, would refuse Gatekeeper's own start-up writes of
 	// cluster-scoped objects — CRDs and ValidatingAdmissionPolicies.)
-	vw := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if live, err := vw.Get(ctx, vwc.Name, metav1.GetOptions{}); err == nil {
-		live.Webhooks = vwc.Webhooks
-		_, err = vw.Update(ctx, live, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
-		}
-	} else if _, err := vw.Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+	if err := g.applyValidating(ctx, vwc); err != nil {
 		return fmt.Errorf("gatekeeper: webhook configuration: %w", err)
 	}
 	if !g.opts.Mutation {
@@ -480,17 +504,48 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 			ReinvocationPolicy:      &reinvoke,
 		}},
 	}
-	mw := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	if live, err := mw.Get(ctx, mwc.Name, metav1.GetOptions{}); err == nil {
-		live.Webhooks = mwc.Webhooks
-		_, err = mw.Update(ctx, live, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
-		}
-	} else if _, err := mw.Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+	if err := g.applyMutating(ctx, mwc); err != nil {
 		return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
 	}
 	return nil
+}
+
+// applyValidating creates want or sets the live configuration's webhooks to
+// want's. Only the webhooks: labels and annotations are others' to set. A
+// conflict (someone else writing it meanwhile) is retried on a fresh read.
+func (g *Gatekeeper) applyValidating(ctx context.Context, want *admissionv1.ValidatingWebhookConfiguration) error {
+	c := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := c.Get(ctx, want.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = c.Create(ctx, want, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		live.Webhooks = want.Webhooks
+		_, err = c.Update(ctx, live, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// applyMutating is applyValidating for the mutating configuration.
+func (g *Gatekeeper) applyMutating(ctx context.Context, want *admissionv1.MutatingWebhookConfiguration) error {
+	c := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := c.Get(ctx, want.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = c.Create(ctx, want, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		live.Webhooks = want.Webhooks
+		_, err = c.Update(ctx, live, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // policyFlags are the flags that decide what Gatekeeper enforces and
