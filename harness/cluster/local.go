@@ -146,7 +146,7 @@ func (l *Local) Create(ctx context.Context) error {
 func (l *Local) reuse(ctx context.Context) (bool, error) {
 	s, err := readState(l.opts.Dir)
 	if err != nil || s == nil || s.Provider != l.Name() || len(s.Processes) == 0 {
-		return false, err
+		return false, nil // an unreadable state too: Create starts afresh
 	}
 	for _, h := range s.Processes {
 		if !h.Alive() {
@@ -193,10 +193,9 @@ func (l *Local) CollectLogs(ctx context.Context, dir string) error {
 // data directory (started by a run that crashed before recording them), then
 // removes the data directory, kubeconfig and state. Logs stay for post-mortems.
 func (l *Local) Delete(ctx context.Context) error {
-	s, err := readState(l.opts.Dir)
-	if err != nil {
-		return err
-	}
+	// An unreadable state must not make the cluster undeletable: every
+	// process it would list names the data directory and is found below.
+	s, _ := readState(l.opts.Dir)
 	var errs []error
 	if s != nil {
 		// Last started, first stopped: an API server whose etcd is gone

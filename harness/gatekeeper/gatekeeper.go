@@ -251,7 +251,7 @@ func (g *Gatekeeper) Install(ctx context.Context) error {
 func (g *Gatekeeper) reuse(ctx context.Context, cluster string) (bool, error) {
 	s, err := g.readState()
 	if err != nil || s == nil || !g.sameProcess(s, cluster) {
-		return false, err
+		return false, nil // an unreadable state too: the reinstall clears it
 	}
 	if err := g.waitServing(ctx, s, 30*time.Second); err != nil {
 		return false, nil // a reinstall replaces it
@@ -751,8 +751,9 @@ func (g *Gatekeeper) Uninstall(ctx context.Context) error {
 func Teardown(dir string) error {
 	g := &Gatekeeper{opts: Options{Dir: dir}}
 	var errs []error
-	s, err := g.readState()
-	errs = append(errs, err)
+	// An unreadable state must not make the install unremovable: the
+	// process it records names the cert directory and is found below.
+	s, _ := g.readState()
 	if s != nil {
 		errs = append(errs, s.Process.Stop(15*time.Second))
 	}

@@ -52,7 +52,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	defer unlock()
 	tools := &cluster.Tools{Root: o.Root}
 	if current, err := cluster.CurrentProvider(o.Dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: run `harness down` first", err)
 	} else if current != "" && o.Provider != "" && current != o.Provider {
 		return nil, fmt.Errorf("a %s cluster is recorded in %s: run `harness down` first", current, o.Dir)
 	}
@@ -111,7 +111,11 @@ func Down(ctx context.Context, dir, root string, log io.Writer) error {
 	var errs []error
 	errs = append(errs, Teardown(dir))
 	name, err := cluster.CurrentProvider(dir)
-	errs = append(errs, err)
+	if err != nil {
+		// Damaged from outside (its writes are atomic): it must not keep the
+		// cluster up for good. The local provider still finds its processes.
+		fmt.Fprintf(log, "harness: %v; removing what a local cluster would have left (a kind cluster, if it was one, stays: `kind delete cluster`)\n", err)
+	}
 	if name == "" {
 		// No recorded cluster; a crash before the first state write may still
 		// have left local processes, which the local provider finds by marker.

@@ -9,8 +9,15 @@ import (
 )
 
 // TestDownWithNothingRunning covers `harness down` twice in a row, or after a
-// crash that left only stale files: it must succeed and leave only logs.
+// crash that left only stale files, or with its state files damaged: it
+// must succeed and leave only logs.
 func TestDownWithNothingRunning(t *testing.T) {
+	for _, damaged := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stale", true: "damaged"}[damaged], func(t *testing.T) { downWithNothingRunning(t, damaged) })
+	}
+}
+
+func downWithNothingRunning(t *testing.T, damaged bool) {
 	dir := t.TempDir()
 	for _, f := range []string{"cluster.json", "kubeconfig", "gatekeeper/state.json", "logs/etcd.log"} {
 		p := filepath.Join(dir, f)
@@ -18,11 +25,12 @@ func TestDownWithNothingRunning(t *testing.T) {
 			t.Fatal(err)
 		}
 		content := "x"
-		switch f {
-		case "cluster.json":
+		switch {
+		case damaged:
+		case f == "cluster.json":
 			// A state whose recorded PID is now someone else's (PID 1).
 			content = `{"provider":"local","kubeVersion":"v1.36.3","processes":[{"name":"etcd","pid":1,"marker":"` + dir + `/local/etcd"}]}`
-		case "gatekeeper/state.json":
+		case f == "gatekeeper/state.json":
 			content = `{"version":"v3.23.1","port":1,"process":{"name":"gatekeeper","pid":1,"marker":"` + dir + `/gatekeeper/certs"}}`
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
