@@ -198,13 +198,33 @@ func notLive(live *unstructured.Unstructured, r int) (string, error) {
 var mutatorKinds = []string{"Assign", "AssignMetadata", "ModifySet", "AssignImage"}
 
 // Prune deletes what an earlier bundle left that the bundle objs does not
-// hold: mutators (an `up` without --mutation after one with it; expansion
-// applies mutators before validation, so they change what is judged) and
-// the bindings written for Gatekeeper 3.17 (after an upgrade they would
-// judge objects a second time beside Gatekeeper's own).
+// hold, so that `up` leaves the cluster judging by objs alone: templates,
+// constraints and expansion templates (a constraint left from another
+// bundle would go on denying), mutators (an `up` without --mutation after
+// one with it; expansion applies mutators before validation, so they change
+// what is judged) and the bindings written for Gatekeeper 3.17 (after an
+// upgrade they would judge objects a second time beside Gatekeeper's own).
+// Constraints of a template that goes go with it.
 func (g *Gatekeeper) Prune(ctx context.Context, objs []*unstructured.Unstructured) error {
-	if err := g.pruneMutators(ctx, objs); err != nil {
-		return err
+	var constraintKinds []string
+	for _, o := range objs {
+		if role(o) == roleTemplate {
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "crd", "spec", "names", "kind")
+			constraintKinds = append(constraintKinds, kind)
+		}
+	}
+	for _, p := range []struct {
+		group string
+		kinds []string
+	}{
+		{"constraints.gatekeeper.sh", constraintKinds},
+		{"templates.gatekeeper.sh", []string{"ConstraintTemplate"}},
+		{"expansion.gatekeeper.sh", []string{"ExpansionTemplate"}},
+		{"mutations.gatekeeper.sh", mutatorKinds},
+	} {
+		if err := g.pruneKinds(ctx, p.group, p.kinds, objs); err != nil {
+			return err
+		}
 	}
 	wanted, err := g.wantedBindings(objs)
 	if err != nil {
@@ -231,28 +251,26 @@ func (g *Gatekeeper) Prune(ctx context.Context, objs []*unstructured.Unstructure
 	return nil
 }
 
-// pruneMutators deletes the mutators objs does not hold; a kind this
-// Gatekeeper does not serve is skipped.
-func (g *Gatekeeper) pruneMutators(ctx context.Context, objs []*unstructured.Unstructured) error {
+// pruneKinds deletes the objects of kinds in group that objs does not
+// hold; a kind the cluster does not serve is skipped.
+func (g *Gatekeeper) pruneKinds(ctx context.Context, group string, kinds []string, objs []*unstructured.Unstructured) error {
 	keep := map[string]bool{}
 	for _, o := range objs {
-		if role(o) == roleMutator {
-			keep[key(o)] = true
-		}
+		keep[key(o)] = true
 	}
-	for _, kind := range mutatorKinds {
+	for _, kind := range kinds {
 		probe := &unstructured.Unstructured{}
-		probe.SetGroupVersionKind(schema.GroupVersionKind{Group: "mutations.gatekeeper.sh", Kind: kind})
+		probe.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Kind: kind})
 		r, err := g.Client.Resource(probe)
 		if meta.IsNoMatchError(err) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+			return fmt.Errorf("gatekeeper: prune %s: %w", kind, err)
 		}
 		list, err := r.List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+			return fmt.Errorf("gatekeeper: prune %s: %w", kind, err)
 		}
 		for i := range list.Items {
 			m := &list.Items[i]
@@ -261,7 +279,7 @@ func (g *Gatekeeper) pruneMutators(ctx context.Context, objs []*unstructured.Uns
 			}
 			fmt.Fprintf(g.opts.Log, "gatekeeper: removing %s, not in the bundle\n", key(m))
 			if err := g.Client.Delete(ctx, m); err != nil {
-				return fmt.Errorf("gatekeeper: prune mutators: %w", err)
+				return fmt.Errorf("gatekeeper: prune %s: %w", kind, err)
 			}
 		}
 	}
