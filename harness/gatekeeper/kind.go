@@ -28,9 +28,15 @@ func (g *Gatekeeper) InstallManifest(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gatekeeper: %w", err)
 	}
-	for _, o := range WithFlags(FailClosed(manifest), g.policyFlags()) {
+	for _, o := range WithFlags(ForMutation(FailClosed(manifest), g.opts.Mutation), g.policyFlags()) {
 		if _, err := g.Client.Apply(ctx, o, time.Minute); err != nil {
 			return fmt.Errorf("gatekeeper: %w", err)
+		}
+	}
+	if !g.opts.Mutation { // an earlier install with mutation wrote one
+		err := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, MutatingWebhookName, metav1.DeleteOptions{})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("gatekeeper: mutating webhook configuration: %w", err)
 		}
 	}
 	err = wait.PollUntilContextTimeout(ctx, time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -142,15 +148,31 @@ func available(d *appsv1.Deployment) bool {
 // FailClosed returns the manifest with every validating webhook's
 // failurePolicy set to Fail, leaving the input untouched.
 func FailClosed(manifest []*unstructured.Unstructured) []*unstructured.Unstructured {
-	return edited(manifest, "ValidatingWebhookConfiguration", func(c *unstructured.Unstructured) {
-		hooks, _, _ := unstructured.NestedSlice(c.Object, "webhooks")
-		for _, h := range hooks {
-			if m, ok := h.(map[string]any); ok {
-				m["failurePolicy"] = "Fail"
-			}
-		}
-		_ = unstructured.SetNestedSlice(c.Object, hooks, "webhooks")
+	return edited(manifest, "ValidatingWebhookConfiguration", failAll)
+}
+
+// ForMutation returns the manifest as the local process would serve it:
+// with mutation (--mutation), its mutating webhook fail-closed too; without,
+// no mutating webhook configuration at all, where the release manifest
+// always carries one that fails open.
+func ForMutation(manifest []*unstructured.Unstructured, on bool) []*unstructured.Unstructured {
+	if on {
+		return edited(manifest, "MutatingWebhookConfiguration", failAll)
+	}
+	return slices.DeleteFunc(slices.Clone(manifest), func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "MutatingWebhookConfiguration"
 	})
+}
+
+// failAll sets failurePolicy Fail on every webhook of a configuration.
+func failAll(c *unstructured.Unstructured) {
+	hooks, _, _ := unstructured.NestedSlice(c.Object, "webhooks")
+	for _, h := range hooks {
+		if m, ok := h.(map[string]any); ok {
+			m["failurePolicy"] = "Fail"
+		}
+	}
+	_ = unstructured.SetNestedSlice(c.Object, hooks, "webhooks")
 }
 
 // WithFlags returns the manifest with flags set on the manager container of

@@ -84,6 +84,35 @@ metadata:
 	}
 }
 
+func TestForMutation(t *testing.T) {
+	objs, err := decodeObjects(strings.NewReader(`apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: gatekeeper-mutating-webhook-configuration
+webhooks:
+- name: mutation.gatekeeper.sh
+  failurePolicy: Ignore
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: gatekeeper-system
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := ForMutation(objs, false); len(out) != 1 || out[0].GetKind() != "Namespace" {
+		t.Errorf("without mutation: %d objects, want only the Namespace", len(out))
+	}
+	out := ForMutation(objs, true)
+	if p := out[0].Object["webhooks"].([]any)[0].(map[string]any)["failurePolicy"]; len(out) != 2 || p != "Fail" {
+		t.Errorf("with mutation: %d objects, failurePolicy %v; want both, Fail", len(out), p)
+	}
+	if p := objs[0].Object["webhooks"].([]any)[0].(map[string]any)["failurePolicy"]; p != "Ignore" || len(objs) != 2 {
+		t.Errorf("input modified: failurePolicy = %v, %d objects", p, len(objs))
+	}
+}
+
 func TestWithFlagsSetsManagerArgs(t *testing.T) {
 	objs, err := decodeObjects(strings.NewReader(`apiVersion: apps/v1
 kind: Deployment
