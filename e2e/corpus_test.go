@@ -105,7 +105,7 @@ func checkObject(t *testing.T, o *unstructured.Unstructured, wantDenied bool) {
 		_ = env.client.Delete(ctx, created)
 		t.Fatalf("created, want denied by %v", expected(o))
 	}
-	if rejectedBeforeAdmission(err) {
+	if rejectedBeforeAdmission(t, err) {
 		t.Logf("not admitted, but refused by the API server itself, so the policy was not exercised: %v", err)
 		return
 	}

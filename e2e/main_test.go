@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/client-go/kubernetes"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -337,9 +339,40 @@ func denial(err error) string {
 // decoding, validation, or a built-in admission plugin such as RuntimeClass —
 // rather than by a policy. Such an object is not admitted, but the policy was
 // not exercised; callers log it. Server errors (a webhook that failed or timed
-// out) are not refusals.
-func rejectedBeforeAdmission(err error) bool {
-	return denial(err) == "" && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err))
+// out) are not refusals. A refusal for a reason not in earlyRefusals fails
+// the test: a disallowed sample with a misspelt field is refused by strict
+// field validation and would otherwise pass without a policy judging it.
+func rejectedBeforeAdmission(t testing.TB, err error) bool {
+	t.Helper()
+	if denial(err) != "" || !(apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err)) {
+		return false
+	}
+	minor := utilversion.MustParseGeneric(env.kubeVersion).Minor()
+	for _, r := range earlyRefusals {
+		if r.pattern.MatchString(err.Error()) && (r.beforeMinor == 0 || minor < r.beforeMinor) {
+			return true
+		}
+	}
+	t.Errorf("refused by the API server before admission, for a reason the samples and corpora are not known to meet: %v", err)
+	return true
+}
+
+// earlyRefusals are the reasons the API server refuses objects of the
+// samples and corpora before any policy sees them: what its own validation
+// and RuntimeClass admission catch, which the in-process checks judge too.
+// beforeMinor, if set, limits a reason to Kubernetes versions below it.
+var earlyRefusals = []struct {
+	pattern     *regexp.Regexp
+	beforeMinor uint
+}{
+	{pattern: regexp.MustCompile(`must be less than or equal to (cpu|memory) limit`)},
+	{pattern: regexp.MustCompile(`quantities must match the regular expression`)},
+	{pattern: regexp.MustCompile("cannot set `allowPrivilegeEscalation` to false and `privileged` to true")},
+	{pattern: regexp.MustCompile(`pod rejected: RuntimeClass ".*" not found`)},
+	{pattern: regexp.MustCompile(`pod updates may not change fields`)},
+	{pattern: regexp.MustCompile(`spec\.selector: Required value`)}, // a workload without labels
+	// Image volumes arrived in Kubernetes 1.31.
+	{pattern: regexp.MustCompile(`strict decoding error: unknown field "spec(\.template\.spec)?\.volumes\[\d+\]\.image"`), beforeMinor: 31},
 }
 
 // requireFiles fails (never skips: CI must notice) when a part of the

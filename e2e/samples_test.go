@@ -74,7 +74,7 @@ func TestSamples(t *testing.T) {
 							if noSuchSubresource(t, rv.sub, err) {
 								return
 							}
-							if denied, _ := expectation(c.Assertions); denied && rejectedBeforeAdmission(err) {
+							if denied, _ := expectation(c.Assertions); denied && rejectedBeforeAdmission(t, err) {
 								// A Pod field no UPDATE may change (runtimeClassName,
 								// nodeSelector, resources outside pods/resize): the
 								// API server refuses the change before any admission.
@@ -160,7 +160,7 @@ func judge(t *testing.T, template string, constraint, obj *unstructured.Unstruct
 		t.Logf("%s %s: refused by the API server's RuntimeClass admission for runtimeClassName \"\" before the policies: %v", obj.GetKind(), obj.GetName(), err)
 		return
 	}
-	if msg == "" && rejectedBeforeAdmission(err) {
+	if msg == "" && rejectedBeforeAdmission(t, err) {
 		// gator judges what it is given; the API server first decodes and
 		// validates, and some disallowed samples never get past that. They
 		// are not admitted, which is what the suite asks; say so.

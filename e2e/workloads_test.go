@@ -79,9 +79,7 @@ func TestWorkloads(t *testing.T) {
 			_ = env.client.Delete(ctx, created)
 			t.Fatal("Deployment without limits created; ExpansionTemplates should have denied it")
 		}
-		if msg := denial(err); msg == "" || !strings.Contains(msg, container) {
-			t.Fatalf("want a denial naming container %q, got %v", container, err)
-		}
+		wantExpandedDenial(t, err, container)
 	})
 
 	t.Run("compliant Deployment updated to non-compliant denied", func(t *testing.T) {
@@ -100,9 +98,7 @@ func TestWorkloads(t *testing.T) {
 		if err == nil {
 			t.Fatal("UPDATE removing limits accepted")
 		}
-		if msg := denial(err); msg == "" || !strings.Contains(msg, container) {
-			t.Fatalf("want a denial naming container %q, got %v", container, err)
-		}
+		wantExpandedDenial(t, err, container)
 	})
 
 	t.Run("ephemeral container denied through pods/ephemeralcontainers", func(t *testing.T) {
@@ -130,4 +126,18 @@ func TestWorkloads(t *testing.T) {
 			t.Fatalf("want a denial naming container debugger, got %v", err)
 		}
 	})
+}
+
+// wantExpandedDenial requires err to be the resource-bounds constraint's
+// denial of the Pod that expand-workloads makes of a workload, naming
+// container (the webhook writes "[constraint] message [Implied by
+// expansion]").
+func wantExpandedDenial(t *testing.T, err error, container string) {
+	t.Helper()
+	msg := denial(err)
+	for _, want := range []string{"[tracker-resource-bounds]", "Implied by expand-workloads", container} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("want the denial of the expanded Pod by tracker-resource-bounds naming %q, got %v", container, err)
+		}
+	}
 }

@@ -90,8 +90,10 @@ if leftovers=$(pgrep -af "${TMPDIR:-/tmp}/edgetrace-e2e-"); then
   summary+=("e2e: FAIL processes left running: $leftovers")
   status=1
 fi
-if grep -q harness-run /proc/mounts; then
-  summary+=("e2e: FAIL mounts left behind: $(grep harness-run /proc/mounts)")
+# Gatekeeper's tmpfs lives in a mount namespace of its own, so look in every
+# process's view, not only this one's.
+if mounts=$(grep -ls harness-run /proc/[0-9]*/mounts 2>/dev/null); then
+  summary+=("e2e: FAIL mounts left behind, seen by: $(echo "$mounts" | cut -d/ -f3 | xargs)")
   status=1
 fi
 printf '%s\n' "${summary[@]}" >&2
