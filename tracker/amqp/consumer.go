@@ -27,7 +27,9 @@ type ConsumerOptions struct {
 	BatchSize int
 	// Heartbeat is the AMQP heartbeat; default DefaultHeartbeat.
 	Heartbeat time.Duration
-	// MaxBackoff caps the reconnect backoff. Default 10s.
+	// MaxBackoff caps the reconnect backoff, and so bounds how long a hub
+	// standing by (another consumes the queue) takes to notice that the
+	// active one is gone. Default 10s.
 	MaxBackoff time.Duration
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
@@ -139,6 +141,22 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return false, fmt.Errorf("open channel: %w", err)
+	}
+	// One hub consumes the queue at a time: a second would take every
+	// other delivery into a store of its own, each hub then missing part of
+	// every site. basic.consume's exclusive flag cannot ensure it (quorum
+	// queues ignore it), nor single active consumer (a queue argument, which
+	// an existing queue refuses to change), so the hubs elect the active one
+	// with an exclusive queue: one connection at a time may hold it, and the
+	// broker deletes it when that connection closes or its heartbeats stop.
+	// The others stand by, retrying with the reconnect backoff.
+	lock := activeHubQueue(c.o.Queue)
+	if _, err := ch.QueueDeclare(lock, false, false, true, false, amqp091.Table{"x-queue-type": "classic"}); err != nil {
+		var e *amqp091.Error
+		if errors.As(err, &e) && e.Code == amqp091.ResourceLocked {
+			return false, fmt.Errorf("another hub holds %s, %w: %w", lock, errStandby, err)
+		}
+		return false, fmt.Errorf("declare queue %s: %w", lock, err)
 	}
 	if err := declare(ch, c.o.Queue); err != nil {
 		return false, err

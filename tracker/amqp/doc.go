@@ -7,7 +7,9 @@
 // tracker.CaptureService (idempotent on the event's dedupe key) and acks a
 // delivery only after the store committed it. Together they give
 // at-least-once delivery with idempotent storage, i.e. each event is stored
-// at the hub exactly once.
+// at the hub exactly once. One hub consumes a queue at a time: it holds the
+// exclusive queue <queue>.active-hub for as long as its connection lives,
+// and a second hub stands by until it can take that queue over.
 //
 // Both sides live in one package because they share the wire format (queue
 // arguments, headers, message IDs), which must change in one place. The

@@ -28,6 +28,7 @@ import (
 	"github.com/edgetrace/edgetrace/tracker"
 	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
 	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+	"github.com/edgetrace/edgetrace/tracker/internal/brokertest"
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
@@ -43,8 +44,23 @@ func amqpURL(addr string) string { return "amqp://guest:guest@" + addr + "/" }
 
 // requireBroker fails (under CI=true) or skips (on a laptop without
 // RabbitMQ) when the broker is not reachable: CI must never pass a sync
-// test that did not run.
+// test that did not run. It holds the broker lock shared for the test, so
+// no test in another package stops the broker meanwhile.
 func requireBroker(t testing.TB) {
+	t.Helper()
+	brokertest.Shared(t)
+	dialOrSkip(t)
+}
+
+// requireBrokerAlone is requireBroker for a test that stops or restarts the
+// broker: it waits until no other broker test runs, in any package.
+func requireBrokerAlone(t testing.TB) {
+	t.Helper()
+	brokertest.Exclusive(t)
+	dialOrSkip(t)
+}
+
+func dialOrSkip(t testing.TB) {
 	t.Helper()
 	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
 	if err == nil {
@@ -73,8 +89,9 @@ func brokerChannel(t testing.TB) *amqp091.Channel {
 	return ch
 }
 
-// seed returns the fault-timing seed (TRACKER_SYNC_SEED to replay one) and
-// prints it if the test fails.
+// seed returns the fault-timing seed (TRACKER_SYNC_SEED to replay one). It
+// prints it to stderr at once, so a test that hangs until -timeout panics
+// still shows it, and in the test's log if the test fails.
 func seed(t testing.TB) *rand.Rand {
 	t.Helper()
 	s := uint64(time.Now().UnixNano())
@@ -84,6 +101,7 @@ func seed(t testing.TB) *rand.Rand {
 			t.Fatalf("TRACKER_SYNC_SEED=%q: %v", v, err)
 		}
 	}
+	fmt.Fprintf(os.Stderr, "%s: fault timing seed %d\n", t.Name(), s)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("fault timing seed %d: rerun with TRACKER_SYNC_SEED=%d", s, s)
@@ -193,6 +211,7 @@ type edge struct {
 	store  *sqlite.Store
 	worker *trackeramqp.Worker
 	proxy  *proxy
+	reg    *prometheus.Registry // the worker's metrics
 	mu     sync.Mutex
 	gen    *epcisgen.Generator
 	stop   context.CancelFunc
@@ -211,7 +230,7 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	if o.heartbeat == 0 {
 		o.heartbeat = time.Second
 	}
-	e := &edge{name: name, proxy: newProxy(t, name), gen: epcisgen.New(epcisgen.Config{Seed: seed})}
+	e := &edge{name: name, proxy: newProxy(t, name), reg: prometheus.NewRegistry(), gen: epcisgen.New(epcisgen.Config{Seed: seed})}
 	// The worker wants the store and the store wants the worker's Notify:
 	// the pointer breaks the cycle (captures before Run just wait for it).
 	var w atomic.Pointer[trackeramqp.Worker]
@@ -229,7 +248,7 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	e.store = st
 	e.worker = trackeramqp.NewWorker(trackeramqp.WorkerOptions{
 		URL: e.proxy.url(), Queue: queue, Site: name, Outbox: st,
-		Interval: o.interval, Heartbeat: o.heartbeat, Log: testLog(t).With("edge", name),
+		Interval: o.interval, Heartbeat: o.heartbeat, Registerer: e.reg, Log: testLog(t).With("edge", name),
 	})
 	w.Store(e.worker)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -251,6 +270,30 @@ func (e *edge) shutdown(t testing.TB) {
 		t.Errorf("edge %s worker: %v", e.name, err)
 	}
 	e.stop = nil
+}
+
+// counter reads one of the worker's counters, e.g.
+// tracker_sync_nacked_total, which State does not show.
+func (e *edge) counter(t testing.TB, name string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetCounter() != nil {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("edge %s has no counter %s", e.name, name)
+	return 0
+}
+
+// inflight is how many publishes await a confirm the worker has not yet
+// recorded, counting those of sessions that ended without one.
+func (e *edge) inflight(t testing.TB) float64 {
+	t.Helper()
+	return e.counter(t, "tracker_sync_published_total") - e.counter(t, "tracker_sync_confirmed_total")
 }
 
 // capture stores n generated events in documents of 1–50 events.
@@ -310,6 +353,7 @@ type hub struct {
 	done     chan error
 }
 
+// newHub starts a hub; a test may start two on one queue.
 func newHub(t testing.TB, queue string) *hub {
 	t.Helper()
 	h := &hub{proxy: newProxy(t, "hub")}
@@ -327,13 +371,22 @@ func newHub(t testing.TB, queue string) *hub {
 	h.stop, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- h.consumer.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-h.done; err != nil {
-			t.Errorf("hub consumer: %v", err)
-		}
+		h.shutdown(t)
 		st.Close()
 	})
 	return h
+}
+
+// shutdown stops the consumer; the store stays open for checks.
+func (h *hub) shutdown(t testing.TB) {
+	if h.stop == nil {
+		return
+	}
+	h.stop()
+	if err := <-h.done; err != nil {
+		t.Errorf("hub consumer: %v", err)
+	}
+	h.stop = nil
 }
 
 // eventSet lists a store's events as "eventID#declaration" keys.
@@ -437,13 +490,37 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// rabbitmqctl runs a broker control command (broker restart scenarios).
+// rabbitmqctl runs a broker control command (broker restarts, policies).
 func rabbitmqctl(t testing.TB, args ...string) {
 	t.Helper()
+	if err := tryRabbitmqctl(args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tryRabbitmqctl(args ...string) error {
 	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return nil
+}
+
+// queueInfo reads a queue's ready messages and consumers, on a connection
+// of its own: a missing queue closes the channel that asked.
+func queueInfo(t testing.TB, q string) (messages, consumers int, err error) {
+	t.Helper()
+	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qi, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+	return qi.Messages, qi.Consumers, err
 }
 
 // background captures on the edges until stopped, at a modest rate so the

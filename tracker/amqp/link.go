@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,6 +21,10 @@ type link struct {
 	lastErr    string
 	reconnects uint64
 }
+
+// errStandby ends a session that found another node doing the work (a
+// second hub on the queue): retrying is the plan, not a fault to warn about.
+var errStandby = errors.New("standing by")
 
 // keepUp runs session until ctx is done, reconnecting with a backoff capped
 // at maxBackoff for as long as it takes (there is no retry limit: an edge
@@ -50,7 +55,11 @@ func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration
 			bo.reset()
 		}
 		d := bo.next()
-		log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
+		if errors.Is(err, errStandby) {
+			log.Info("standing by; retrying", "err", err, "retry_in", d.String())
+		} else {
+			log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
+		}
 		select {
 		case <-ctx.Done():
 			return nil

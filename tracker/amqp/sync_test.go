@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +54,8 @@ func TestSyncDeliversEverythingPromptly(t *testing.T) {
 // cut lands with a window of publishes awaiting confirms, and restores it
 // after seconds and after minutes: long enough for the worker's backoff to
 // reach its cap and for captures to go on piling up in the outbox meanwhile.
+// Confirms come back through a slow link, so that publishes are always
+// awaiting theirs when the cut falls (checked, not assumed).
 func TestSyncConnectionCutMidBatch(t *testing.T) {
 	requireBroker(t)
 	for i, tc := range []struct {
@@ -71,16 +75,45 @@ func TestSyncConnectionCutMidBatch(t *testing.T) {
 			e.proxy.cut()
 			e.capture(t, rng, 2000)
 			stop := background(t, rng, e)
+			// Every confirm lags 250 ms, so the publishes of the last 250 ms
+			// (the backlog's, then the stream's) await theirs at any moment:
+			// the cut cannot fall in a gap between windows. (It caps the
+			// drain at MaxInFlight per 250 ms, 4,000 events/s: enough.)
+			e.proxy.addToxic("slow-confirms", "latency", "downstream", map[string]any{"latency": 250})
 			e.proxy.restore()
-			waitFor(t, 20*time.Second, "the drain to start", func() bool { _, n := eventSet(t, h.store); return n > 0 })
-			time.Sleep(jitter(rng, 0, 50*time.Millisecond)) // random point in the drain
+			waitFor(t, 20*time.Second, "the first confirms", func() bool { return e.counter(t, "tracker_sync_confirmed_total") > 0 })
+			time.Sleep(jitter(rng, 0, 300*time.Millisecond)) // random point in the drain
+			waitFor(t, 10*time.Second, "publishes awaiting confirms", func() bool { return e.inflight(t) > 0 })
+			before := e.worker.State()
 			e.proxy.cut()
+			// Captures began while the link was down, so every publish so
+			// far was in the session the cut ends: those it never recorded
+			// as confirmed were in flight when it fell.
+			waitFor(t, 10*time.Second, "the worker to see the cut", func() bool { return !e.worker.State().Connected })
+			lost := e.inflight(t)
+			_, total := eventSet(t, e.store) // before the depth: captures go on
+			st, err := e.store.OutboxStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("cut with %.0f publishes awaiting confirms; %d of %d events unsent", lost, st.Depth, total)
+			if !before.Connected {
+				t.Errorf("worker not connected just before the cut: %+v", before)
+			}
+			if lost < 1 {
+				t.Error("no publish awaited a confirm when the link was cut: the cut missed the batch")
+			}
+			if st.Depth < 1 || st.Depth > int64(total)-1 {
+				t.Errorf("%d of %d events unsent at the cut, want some sent and some not", st.Depth, total)
+			}
+			// The slow confirms stay: removing a toxic while the proxy tears
+			// down its links can hang Toxiproxy, and they only slow the drain.
 			time.Sleep(jitter(rng, tc.outage[0], tc.outage[1]))
 			e.proxy.restore()
 			stop()
 			waitSynced(t, h, []*edge{e}, 60*time.Second)
-			if e.worker.State().Reconnects == 0 {
-				t.Error("worker never reconnected: the cut did not hit it")
+			if r := e.worker.State().Reconnects; r <= before.Reconnects {
+				t.Errorf("worker reconnects %d before the cut, %d after: the cut did not end its session", before.Reconnects, r)
 			}
 		})
 	}
@@ -125,7 +158,7 @@ func TestSyncHighLatencyLowBandwidth(t *testing.T) {
 }
 
 func TestSyncBrokerRestart(t *testing.T) {
-	requireBroker(t)
+	requireBrokerAlone(t) // stopping the broker would fail other packages' tests
 	rng := seed(t)
 	q := queueName(t)
 	h := newHub(t, q)
@@ -204,7 +237,12 @@ func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
 // silent partitions and slow links. TRACKER_SYNC_FAULTS sets the count
 // (hack/soak.sh runs ≥ 100, with broker restarts and minutes-long outages).
 func TestSyncRandomFaults(t *testing.T) {
-	requireBroker(t)
+	soak := os.Getenv("TRACKER_SYNC_SOAK") != ""
+	if soak {
+		requireBrokerAlone(t) // it restarts the broker
+	} else {
+		requireBroker(t)
+	}
 	rng := seed(t)
 	faults := 6
 	if v := os.Getenv("TRACKER_SYNC_FAULTS"); v != "" {
@@ -214,7 +252,6 @@ func TestSyncRandomFaults(t *testing.T) {
 		}
 		faults = n
 	}
-	soak := os.Getenv("TRACKER_SYNC_SOAK") != ""
 	q := queueName(t)
 	h := newHub(t, q)
 	edges := []*edge{newEdge(t, "edge-a", q, 9, edgeOpts{}), newEdge(t, "edge-b", q, 10, edgeOpts{})}
@@ -300,7 +337,17 @@ func TestSyncStopsWhileBrokerStopsReading(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
 	time.Sleep(3 * time.Second) // the worker fills the link and blocks
+	// Without a session up and a publish blocked, a quick stop proves nothing.
+	published := e.counter(t, "tracker_sync_published_total")
+	if st := e.worker.State(); !st.Connected {
+		t.Fatalf("worker state %+v before shutdown: want connected", st)
+	}
+	if published < 1 || published >= 1000 {
+		t.Fatalf("%.0f of 1000 events published before shutdown: want some, and a publish blocked on the link", published)
+	}
+	t.Logf("%.0f of 1000 events published, the next blocked on the link", published)
 	start := time.Now()
 	e.shutdown(t)
 	if took := time.Since(start); took > 10*time.Second {
@@ -312,5 +359,150 @@ func TestSyncStopsWhileBrokerStopsReading(t *testing.T) {
 	}
 	if st.Depth != 1000 {
 		t.Errorf("%d of 1000 events left unsent through a 1 KB/s link, want all", st.Depth)
+	}
+}
+
+// TestSyncNackedPublishesStayUnsent: a broker that refuses a publish nacks
+// it (here a length limit with overflow reject-publish, applied by policy
+// since the worker declares the queue). The worker must leave a nacked
+// record unsent and publish it again, session after session, until the
+// broker takes it; what the broker did take is marked sent exactly once.
+// A quorum queue applies the limit a little late (RabbitMQ 3.10 takes some
+// publishes past it), so the check is against what the queue holds.
+func TestSyncNackedPublishesStayUnsent(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	const limit, total = 50, 200
+	// The pattern matches this test's queue alone (not even its .rejected).
+	rabbitmqctl(t, "set_policy", "--apply-to", "queues", "--priority", "100",
+		q, "^"+regexp.QuoteMeta(q)+"$", fmt.Sprintf(`{"max-length":%d,"overflow":"reject-publish"}`, limit))
+	lifted := false
+	lift := func() error {
+		if lifted {
+			return nil
+		}
+		lifted = true
+		return tryRabbitmqctl("clear_policy", q)
+	}
+	t.Cleanup(func() {
+		if err := lift(); err != nil {
+			t.Error(err)
+		}
+	})
+	e := newEdge(t, "edge-a", q, 13, edgeOpts{})
+	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
+	e.capture(t, rng, total)
+	// Two nacks: the first session's, then a later session's re-publish.
+	waitFor(t, 30*time.Second, "publishes nacked twice", func() bool { return e.counter(t, "tracker_sync_nacked_total") >= 2 })
+	queued, _, err := queueInfo(t, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.store.OutboxStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("queue at its limit of %d holds %d; %d of %d events unsent; %.0f nacks", limit, queued, st.Depth, total, e.counter(t, "tracker_sync_nacked_total"))
+	if queued < limit {
+		t.Errorf("queue holds %d, want its limit %d before the broker nacks", queued, limit)
+	}
+	if st.Depth == 0 || int64(total)-st.Depth != int64(queued) {
+		t.Fatalf("%d of %d events marked sent, but the queue holds %d: want exactly those the broker took", int64(total)-st.Depth, total, queued)
+	}
+	if err := lift(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHub(t, q)
+	waitSynced(t, h, []*edge{e}, 30*time.Second)
+}
+
+// TestSyncReturnedPublishesStayUnsent: a publish the broker cannot route
+// (the queue was deleted under a connected worker) comes back as a return
+// followed by a positive confirm. The confirm must not mark it sent: the
+// worker ends the session, declares the queue again on the next one and
+// publishes it again.
+func TestSyncReturnedPublishesStayUnsent(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	const total = 100
+	e := newEdge(t, "edge-a", q, 14, edgeOpts{})
+	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
+	before := e.worker.State()
+	// Nothing captured yet, so deleting the queue loses no message (quorum
+	// queues do not take the if-empty flag: checked here instead).
+	if n, _, err := queueInfo(t, q); err != nil || n != 0 {
+		t.Fatalf("queue holds %d messages (%v) before any capture", n, err)
+	}
+	if _, err := brokerChannel(t).QueueDelete(q, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	e.capture(t, rng, total)
+	waitFor(t, 15*time.Second, "a publish returned", func() bool { return e.counter(t, "tracker_sync_nacked_total") >= 1 })
+	waitFor(t, 30*time.Second, "the outbox to drain into the declared queue", func() bool {
+		st, err := e.store.OutboxStats(context.Background())
+		return err == nil && st.Depth == 0
+	})
+	// Had a returned publish been marked sent, it would be missing here;
+	// had one been routed as well as returned, it would be here twice.
+	queued, _, err := queueInfo(t, q)
+	if err != nil {
+		t.Fatalf("queue not declared again: %v", err)
+	}
+	if queued != total {
+		t.Errorf("queue holds %d messages, want the %d captured, each once", queued, total)
+	}
+	if r := e.worker.State().Reconnects; r <= before.Reconnects {
+		t.Errorf("worker reconnects %d before the return, %d after: want a new session", before.Reconnects, r)
+	}
+	h := newHub(t, q)
+	waitSynced(t, h, []*edge{e}, 30*time.Second)
+}
+
+// TestHubConsumesExclusively: a second hub on the queue would split the
+// stream between two stores. It must stand by (retrying, not failing) while
+// the first consumes, and take over when the first stops.
+func TestHubConsumesExclusively(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	first := newHub(t, q)
+	waitFor(t, 15*time.Second, "the first hub to consume", func() bool { return first.consumer.State().Connected })
+	second := newHub(t, q)
+	waitFor(t, 15*time.Second, "the second hub to stand by", func() bool {
+		st := second.consumer.State()
+		return st.Reconnects >= 1 && strings.Contains(st.LastError, "standing by")
+	})
+	e := newEdge(t, "edge-a", q, 15, edgeOpts{})
+	e.capture(t, rng, 300)
+	waitSynced(t, first, []*edge{e}, 30*time.Second)
+	if _, consumers, err := queueInfo(t, q); err != nil || consumers != 1 {
+		t.Errorf("queue has %d consumers (%v), want 1", consumers, err)
+	}
+	if _, n := eventSet(t, second.store); n != 0 || second.consumer.State().Connected {
+		t.Fatalf("the standby hub stored %d events (state %+v): want none while the first consumes", n, second.consumer.State())
+	}
+
+	first.shutdown(t)
+	waitFor(t, 15*time.Second, "the second hub to take over", func() bool { return second.consumer.State().Connected })
+	firstKeys, _ := eventSet(t, first.store)
+	e.capture(t, rng, 300)
+	// The second hub holds what came after the first stopped: with the
+	// first's, the edge's set, each event in one store once.
+	waitFor(t, 30*time.Second, "the second hub to store the new events", func() bool {
+		st, err := e.store.OutboxStats(context.Background())
+		_, n := eventSet(t, second.store)
+		return err == nil && st.Depth == 0 && n >= 300
+	})
+	edgeKeys, _ := eventSet(t, e.store)
+	secondKeys, rows := eventSet(t, second.store)
+	if rows != len(secondKeys) {
+		t.Errorf("second hub has %d rows for %d keys: duplicates", rows, len(secondKeys))
+	}
+	union := append(slices.Clone(firstKeys), secondKeys...)
+	slices.Sort(union)
+	if !slices.Equal(union, edgeKeys) {
+		t.Errorf("the hubs hold %d + %d events, the edge %d: want each edge event in exactly one hub", len(firstKeys), len(secondKeys), len(edgeKeys))
 	}
 }

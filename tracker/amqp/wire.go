@@ -36,6 +36,10 @@ const (
 // message is kept for inspection instead of being redelivered forever.
 func RejectedQueue(queue string) string { return queue + ".rejected" }
 
+// activeHubQueue is the exclusive queue that the hub consuming queue holds
+// (see Consumer); it never carries a message.
+func activeHubQueue(queue string) string { return queue + ".active-hub" }
+
 // declare declares the queues both sides use, with identical arguments (a
 // mismatch would fail with PRECONDITION_FAILED). Quorum queues replicate
 // and fsync before confirming; durable and non-exclusive so messages wait

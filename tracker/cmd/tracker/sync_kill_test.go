@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/edgetrace/edgetrace/tracker/epcisgen"
+	"github.com/edgetrace/edgetrace/tracker/internal/brokertest"
 )
 
 const testBroker = "amqp://guest:guest@127.0.0.1:5672/"
@@ -37,9 +39,13 @@ func skipIfShort(t *testing.T, why string) {
 }
 
 // requireBroker fails under CI=true and skips elsewhere when RabbitMQ is
-// not running: CI must never pass a sync test that did not run.
+// not running: CI must never pass a sync test that did not run. It holds
+// the broker lock shared for the test, taken before the dial, so a test in
+// another package (tracker/amqp's broker restart) does not stop the broker
+// under it.
 func requireBroker(t *testing.T) {
 	t.Helper()
+	brokertest.Shared(t)
 	conn, err := amqp091.Dial(testBroker)
 	if err == nil {
 		conn.Close()
@@ -139,6 +145,8 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 	if v := os.Getenv("TRACKER_SYNC_SEED"); v != "" {
 		s, _ = strconv.ParseUint(v, 10, 64)
 	}
+	// At once, not only on failure: a hang until -timeout shows no log.
+	fmt.Fprintf(os.Stderr, "%s: fault timing seed %d\n", t.Name(), s)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("fault timing seed %d: rerun with TRACKER_SYNC_SEED=%d", s, s)
