@@ -506,3 +506,56 @@ func TestHubConsumesExclusively(t *testing.T) {
 		t.Errorf("the hubs hold %d + %d events, the edge %d: want each edge event in exactly one hub", len(firstKeys), len(secondKeys), len(edgeKeys))
 	}
 }
+
+// TestHubAnswersAcrossSites: one pallet seen at two sites, whose events
+// reach the hub in the opposite order to their times (site B's edge syncs
+// first). The hub answers with the pallet's whole history from both sites,
+// and with its location by event time: the newest place said (site A's,
+// the older event, since site B's says none) and the newest disposition
+// (site B's).
+func TestHubAnswersAcrossSites(t *testing.T) {
+	requireBroker(t)
+	q := queueName(t)
+	h := newHub(t, q)
+	const pallet = "urn:epc:id:sscc:4012345.0000077777"
+	capture := func(e *edge, id, at, fields string) {
+		t.Helper()
+		doc := fmt.Sprintf(`{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument",`+
+			`"schemaVersion":"2.0","creationDate":"2026-01-01T00:00:00Z","epcisBody":{"eventList":[{"type":"ObjectEvent",`+
+			`"eventID":%q,"eventTime":%q,"eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[%q]%s}]}}`, id, at, pallet, fields)
+		evs, err := tracker.DecodeDocument([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Capture(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newEdge(t, "site-b", q, 2, edgeOpts{})
+	capture(b, "urn:uuid:at-b", "2026-07-01T12:00:00Z", `,"disposition":"in_transit"`)
+	waitSynced(t, h, []*edge{b}, 15*time.Second)
+	a := newEdge(t, "site-a", q, 1, edgeOpts{})
+	capture(a, "urn:uuid:at-a", "2026-07-01T08:00:00Z", `,"bizLocation":{"id":"urn:epc:id:sgln:4012345.00001.0"},"disposition":"active"`)
+	waitSynced(t, h, []*edge{a, b}, 15*time.Second)
+
+	loc, err := h.store.Location(context.Background(), pallet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.BizLocation != "urn:epc:id:sgln:4012345.00001.0" || loc.Disposition != "in_transit" || loc.EventID != "urn:uuid:at-b" {
+		t.Errorf("hub location of %s: at %q, %q, last event %s; want site A's location, site B's in_transit, urn:uuid:at-b",
+			pallet, loc.BizLocation, loc.Disposition, loc.EventID)
+	}
+	page, err := h.store.Events(context.Background(), tracker.EventQuery{
+		Matches: []tracker.EPCMatch{{EPCs: []string{pallet}, Roles: []int{tracker.RoleEPC}}}, OrderBy: "eventTime", PerPage: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range page.Events {
+		ids = append(ids, ev.ID)
+	}
+	if strings.Join(ids, " ") != "urn:uuid:at-a urn:uuid:at-b" {
+		t.Errorf("hub history of %s = %v, want both sites' events in time order", pallet, ids)
+	}
+}
