@@ -216,6 +216,10 @@ type edge struct {
 	gen    *epcisgen.Generator
 	stop   context.CancelFunc
 	done   chan error
+	// What starts a worker again (restart): its options, and where the
+	// store's commit hook finds it.
+	opts    trackeramqp.WorkerOptions
+	current *atomic.Pointer[trackeramqp.Worker]
 }
 
 type edgeOpts struct {
@@ -245,20 +249,39 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store = st
-	e.worker = trackeramqp.NewWorker(trackeramqp.WorkerOptions{
+	e.store, e.current = st, &w
+	e.opts = trackeramqp.WorkerOptions{
 		URL: e.proxy.url(), Queue: queue, Site: name, Outbox: st,
 		Interval: o.interval, Heartbeat: o.heartbeat, Registerer: e.reg, Log: testLog(t).With("edge", name),
-	})
-	w.Store(e.worker)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stop, e.done = cancel, make(chan error, 1)
-	go func() { e.done <- e.worker.Run(ctx) }()
+	}
+	e.start()
 	t.Cleanup(func() {
 		e.shutdown(t)
 		st.Close()
 	})
 	return e
+}
+
+// start runs a new worker on the edge's store, its metrics in a registry
+// of its own (a second worker could not register them beside the first's).
+func (e *edge) start() {
+	e.reg = prometheus.NewRegistry()
+	e.opts.Registerer = e.reg
+	e.worker = trackeramqp.NewWorker(e.opts)
+	e.current.Store(e.worker)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop, e.done = cancel, make(chan error, 1)
+	go func() { e.done <- e.worker.Run(ctx) }()
+}
+
+// crash stops the worker as a killed process would leave the broker: the
+// connection drops first, with publishes awaiting confirms, then the worker
+// ends. A restart (start) finds unconfirmed rows unsent and publishes them
+// again, which the hub must take once.
+func (e *edge) crash(t testing.TB) {
+	e.proxy.cut()
+	e.shutdown(t)
+	e.proxy.restore()
 }
 
 func (e *edge) shutdown(t testing.TB) {
@@ -348,6 +371,7 @@ func (e *edge) declareError(t testing.TB) {
 type hub struct {
 	store    *sqlite.Store
 	consumer *trackeramqp.Consumer
+	opts     trackeramqp.ConsumerOptions
 	proxy    *proxy
 	stop     context.CancelFunc
 	done     chan error
@@ -363,18 +387,33 @@ func newHub(t testing.TB, queue string) *hub {
 		t.Fatal(err)
 	}
 	h.store = st
-	h.consumer = trackeramqp.NewConsumer(trackeramqp.ConsumerOptions{
+	h.opts = trackeramqp.ConsumerOptions{
 		URL: h.proxy.url(), Queue: queue, Store: st, Heartbeat: time.Second, MaxBackoff: time.Second,
 		Log: testLog(t).With("hub", true),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.consumer.Run(ctx) }()
+	}
+	h.start()
 	t.Cleanup(func() {
 		h.shutdown(t)
 		st.Close()
 	})
 	return h
+}
+
+// start runs a new consumer on the hub's store.
+func (h *hub) start() {
+	h.consumer = trackeramqp.NewConsumer(h.opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- h.consumer.Run(ctx) }()
+}
+
+// crash drops the hub's connection with deliveries unacked, as a killed
+// hub would, and stops its consumer; the broker redelivers them to the
+// next (start), which must not store any twice.
+func (h *hub) crash(t testing.TB) {
+	h.proxy.cut()
+	h.shutdown(t)
+	h.proxy.restore()
 }
 
 // shutdown stops the consumer; the store stays open for checks.

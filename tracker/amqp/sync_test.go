@@ -234,7 +234,10 @@ func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
 
 // TestSyncRandomFaults injects a random sequence of faults on two edges and
 // the hub while they capture: cuts (edge or hub, so also mid-consume),
-// silent partitions and slow links. TRACKER_SYNC_FAULTS sets the count
+// silent partitions, slow links, and an edge's worker or the hub's consumer
+// crashing (connection dropped with publishes unconfirmed or deliveries
+// unacked) and starting again on the same store; the processes' SIGKILLs
+// are cmd/tracker's TestSyncSurvivesSIGKILL. TRACKER_SYNC_FAULTS sets the count
 // (hack/soak.sh runs ≥ 100, with broker restarts and minutes-long outages).
 func TestSyncRandomFaults(t *testing.T) {
 	soak := os.Getenv("TRACKER_SYNC_SOAK") != ""
@@ -262,7 +265,7 @@ func TestSyncRandomFaults(t *testing.T) {
 		every = 100 * time.Millisecond
 	}
 	stop := backgroundEvery(t, rng, every, edges...)
-	kinds := []string{"cut", "partition", "slow"}
+	kinds := []string{"cut", "partition", "slow", "crash-edge", "crash-hub"}
 	if soak {
 		kinds = append(kinds, "restart", "long-cut")
 	}
@@ -296,6 +299,15 @@ func TestSyncRandomFaults(t *testing.T) {
 			p.addToxic("slow", "latency", "downstream", map[string]any{"latency": 300, "jitter": 200})
 			time.Sleep(hold)
 			p.removeToxic("slow")
+		case "crash-edge":
+			e := edges[rng.IntN(len(edges))]
+			e.crash(t)
+			time.Sleep(hold)
+			e.start()
+		case "crash-hub":
+			h.crash(t)
+			time.Sleep(hold)
+			h.start()
 		case "restart":
 			rabbitmqctl(t, "stop_app")
 			time.Sleep(hold)
