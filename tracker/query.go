@@ -50,34 +50,41 @@ type EPCMatch struct {
 	Roles    []int
 }
 
-// patternPrefix turns a pure-identity EPC pattern whose wildcards all
-// trail (urn:epc:idpat:sgtin:0614141.107346.* matches every serial of that
-// item) into the prefix of the identifiers it matches. ok is false for a
-// value that is not a pattern; err names what is wrong with one that is.
-func patternPrefix(v string) (prefix string, ok bool, err error) {
-	const pat = "urn:epc:idpat:"
-	rest, ok := strings.CutPrefix(v, pat)
-	if !ok {
-		return "", false, nil
+// patternPrefix reads a pure-identity EPC pattern whose wildcards all trail
+// (urn:epc:idpat:sgtin:0614141.107346.* matches every serial of that item):
+// the identifiers it matches are those starting with prefix, which then
+// ends in '.' or ':', or, with no wildcard (exact), the one identifier
+// prefix. isPattern is false for a value that is not a pattern; err names
+// what is wrong with one that is.
+func patternPrefix(v string) (prefix string, exact, isPattern bool, err error) {
+	rest, isPattern := strings.CutPrefix(v, "urn:epc:idpat:")
+	if !isPattern {
+		return "", false, false, nil
 	}
 	scheme, body, found := strings.Cut(rest, ":")
 	if !found || scheme == "" || body == "" {
-		return "", true, errors.New("not an EPC pattern (urn:epc:idpat:<scheme>:<fields, * from some field on>)")
+		return "", false, true, errors.New("not an EPC pattern (urn:epc:idpat:<scheme>:<fields, * from some field on>)")
 	}
 	fields := strings.Split(body, ".")
-	fixed := len(fields)
+	fixed := len(fields) // fields before the first *
 	for i, f := range fields {
-		if f == "*" && fixed == len(fields) {
+		switch {
+		case f == "*" && fixed == len(fields):
 			fixed = i
-		} else if (f == "*") != (i >= fixed) || f == "" {
-			return "", true, errors.New("only trailing * is supported in EPC patterns")
+		case f == "" || (f == "*") != (i >= fixed):
+			return "", false, true, errors.New("only trailing * is supported in EPC patterns")
+		case f != "*" && strings.ContainsAny(f, "*[]"):
+			return "", false, true, errors.New("only whole fields may be * (no partial wildcards or ranges)")
 		}
 	}
 	prefix = "urn:epc:id:" + scheme + ":" + strings.Join(fields[:fixed], ".")
-	if fixed < len(fields) && fixed > 0 {
+	if fixed == len(fields) {
+		return prefix, true, true, nil
+	}
+	if fixed > 0 {
 		prefix += "."
 	}
-	return prefix, true, nil
+	return prefix, false, true, nil
 }
 
 // EventQuery is a SimpleEventQuery subset. Empty fields do not filter; list
@@ -229,7 +236,7 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 			}
 			m := EPCMatch{Roles: roles}
 			for _, v := range list() {
-				prefix, isPattern, err := patternPrefix(v)
+				prefix, exact, isPattern, err := patternPrefix(v)
 				switch {
 				case err != nil:
 					p.add(ptr, v, "%v", err)
@@ -237,8 +244,8 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 					p.add(ptr, v, "EPC class patterns are not supported; give class URIs")
 				case !isPattern:
 					m.EPCs = append(m.EPCs, v)
-				case !strings.HasSuffix(v, "*"):
-					m.EPCs = append(m.EPCs, prefix) // no wildcard: exactly that EPC
+				case exact:
+					m.EPCs = append(m.EPCs, prefix)
 				default:
 					m.Prefixes = append(m.Prefixes, prefix)
 				}

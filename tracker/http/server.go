@@ -307,7 +307,11 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !v.Has("orderBy") {
+		// A history reads oldest first unless the client chooses an order.
 		v.Set("orderBy", "eventTime")
+		if !v.Has("orderDirection") {
+			v.Set("orderDirection", "ASC")
+		}
 	}
 	q, err := tracker.ParseEventQuery(v)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -354,6 +355,13 @@ func TestQueriesAndPaging(t *testing.T) {
 	e.get("/epcs/"+esc(item)+"/events").json(t, &hist)
 	if len(hist.ids()) < 2 {
 		t.Errorf("history of %s has %d events, want ≥ 2", item, len(hist.ids()))
+	}
+	var times []string
+	for _, ev := range hist.EPCISBody.QueryResults.ResultsBody.EventList {
+		times = append(times, ev["eventTime"].(string))
+	}
+	if !slices.IsSorted(times) { // generated times are all UTC, so they sort as text
+		t.Errorf("history of %s not oldest first: %v", item, times)
 	}
 	var window queryDoc
 	e.get("/events?GE_eventTime=2026-01-01T00:00:00Z&LT_eventTime=2026-01-01T00:03:00Z&perPage=1000").json(t, &window)

@@ -88,7 +88,8 @@ func TestEventQueryParameters(t *testing.T) {
 		{"MATCH_anyEPC=" + q("urn:epc:idpat:sscc:4012345.*"), "3"},
 		{"MATCH_anyEPC=" + q("urn:epc:idpat:sgtin:*.*.*"), "12345"},
 		{"MATCH_outputEPC=" + q("urn:epc:idpat:sgtin:4012345.098765.4|urn:epc:idpat:sscc:4012345.*"), "5"},
-		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.09876.*"), ""}, // a prefix of the item reference is another item
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.09876.*"), ""},    // a prefix of the item reference is another item
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.098765.2"), "23"}, // no wildcard: that EPC
 	} {
 		r := e.get("/events?" + tc.query)
 		if r.code != 200 {
@@ -116,6 +117,8 @@ func TestEventQueryParameters(t *testing.T) {
 		{"MATCH_epc=", `"?MATCH_epc"`},
 		{"EQ_quantity=3", `"?EQ_quantity"`},
 		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.*.1"), `only trailing *`},
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.098765.1*"), `only whole fields`},
+		{"MATCH_epc=" + q("urn:epc:idpat:sgtin:4012345.098765.[1-3]"), `only whole fields`},
 		{"MATCH_epc=" + q("urn:epc:idpat:sgtin"), `not an EPC pattern`},
 		{"MATCH_anyEPCClass=" + q("urn:epc:idpat:sgtin:4012345.012345.*"), `class patterns`},
 	} {
