@@ -37,10 +37,12 @@ func locationOf(t *testing.T, s *sqlite.Store, epc string) *tracker.Location {
 }
 
 // history is a valid supply-chain history over a few EPCs, in time order:
-// observations saying some fields, packs of loose items into cases and of
-// loose cases into a pallet, unpacks of some of a container's children,
-// and decommissioning. Events are one minute apart.
-func history(rng *rand.Rand, n int) (events []string, epcs []string) {
+// observations saying some fields, packs of items into cases and of cases
+// into a pallet (from wherever they were), unpacks of some of a container's children
+// (saying every field), and decommissioning. Events are one minute apart.
+// With emptying, unpacks may leave fields unsaid and containers are also
+// emptied whole.
+func history(rng *rand.Rand, n int, emptying bool) (events []string, epcs []string) {
 	items := []string{item1, item2, item3, "urn:epc:id:sgtin:4012345.011111.4", "urn:epc:id:sgtin:4012345.011111.5"}
 	cases := []string{case1, case2, "urn:epc:id:sscc:4012345.0000000003"}
 	const pallet = "urn:epc:id:sscc:4012345.0000000009"
@@ -99,7 +101,11 @@ func history(rng *rand.Rand, n int) (events []string, epcs []string) {
 		id := fmt.Sprintf("urn:uuid:h%d", i)
 		site := pick(sites)
 		var ev string
-		switch rng.IntN(5) {
+		kinds := 5
+		if emptying {
+			kinds = 6
+		}
+		switch rng.IntN(kinds) {
 		case 0, 1: // observe, saying some fields
 			loc := ""
 			if rng.IntN(2) == 0 {
@@ -112,7 +118,14 @@ func history(rng *rand.Rand, n int) (events []string, epcs []string) {
 			if c == pallet {
 				from = cases
 			}
-			kids := loose(from)
+			// Loose or in another container: packing moves it (EPCIS lets
+			// an ADD imply the unpack from the container it was in).
+			var kids []string
+			for _, k := range from {
+				if !gone[k] && parent[k] != c {
+					kids = append(kids, k)
+				}
+			}
 			if parent[c] != "" || gone[c] || len(kids) == 0 {
 				continue
 			}
@@ -131,7 +144,11 @@ func history(rng *rand.Rand, n int) (events []string, epcs []string) {
 			for _, k := range kids {
 				parent[k] = ""
 			}
-			ev = event(id, "AggregationEvent", "DELETE", at, site, fmt.Sprintf(`"parentID":%q,"childEPCs":%s`, c, list(kids))+fields(true))
+			loc, f := site, fields(true)
+			if emptying && rng.IntN(2) == 0 {
+				loc, f = "", fields(false)
+			}
+			ev = event(id, "AggregationEvent", "DELETE", at, loc, fmt.Sprintf(`"parentID":%q,"childEPCs":%s`, c, list(kids))+f)
 		case 4: // decommission a loose item
 			l := loose(items)
 			if len(l) == 0 || rng.IntN(4) > 0 {
@@ -140,6 +157,12 @@ func history(rng *rand.Rand, n int) (events []string, epcs []string) {
 			k := pick(l)
 			gone[k] = true
 			ev = event(id, "ObjectEvent", "DELETE", at, site, `"epcList":`+list([]string{k})+fields(true))
+		case 5: // empty a container
+			c := pick(append(slices.Clone(cases), pallet))
+			for _, k := range childrenOf(c) {
+				parent[k] = ""
+			}
+			ev = event(id, "AggregationEvent", "DELETE", at, site, fmt.Sprintf(`"parentID":%q`, c)+fields(false))
 		}
 		events = append(events, ev)
 	}
@@ -151,51 +174,66 @@ func history(rng *rand.Rand, n int) (events []string, epcs []string) {
 // follow from the events alone. A valid history captured in time order, in
 // a shuffled order one event at a time, and in a shuffled order in
 // documents of random sizes ends in the same state and the same answers.
-// (An unpack of everything in a container is left out: the children it
-// takes out are those on record when it arrives.)
+// With emptying (unpacks that leave fields unsaid, and containers emptied
+// whole) only what contains what is compared: an unpack hands its children
+// the fields of the containers as they are on record when it arrives, and
+// emptying a container takes out the children on record then (see the
+// README, "Late events").
 func TestStateIsIndependentOfArrivalOrder(t *testing.T) {
-	for seed := range uint64(6) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 1))
-			events, epcs := history(rng, 60)
-			inOrder := openTestStore(t, "in-order.db")
-			captureBodies(t, inOrder, document(events...))
-
-			shuffled := slices.Clone(events)
-			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-			oneByOne := openTestStore(t, "one-by-one.db")
-			for _, ev := range shuffled {
-				captureBodies(t, oneByOne, document(ev))
-			}
-			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-			inDocuments := openTestStore(t, "in-documents.db")
-			for rest := shuffled; len(rest) > 0; {
-				n := min(len(rest), 1+rng.IntN(10))
-				captureBodies(t, inDocuments, document(rest[:n]...))
-				rest = rest[n:]
-			}
-
-			want := stateOf(t, inOrder)
-			for name, s := range map[string]*sqlite.Store{"one by one": oneByOne, "in documents": inDocuments} {
-				if got := stateOf(t, s); got != want {
-					t.Errorf("shuffled, %s:\n%s\nin time order:\n%s", name, got, want)
-				}
-				for _, epc := range epcs {
-					a, b := locationOf(t, inOrder, epc), locationOf(t, s, epc)
-					if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
-						t.Errorf("shuffled, %s: location of %s\n%s\nin time order:\n%s", name, epc, jb, ja)
-					}
-				}
-			}
-		})
+	for _, emptying := range []bool{false, true} {
+		for seed := range uint64(25) {
+			t.Run(fmt.Sprintf("emptying=%v/seed%d", emptying, seed), func(t *testing.T) { arrivalOrders(t, seed, emptying) })
+		}
 	}
 }
 
-func stateOf(t *testing.T, s *sqlite.Store) string {
+func arrivalOrders(t *testing.T, seed uint64, emptying bool) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	events, epcs := history(rng, 60, emptying)
+	inOrder := openTestStore(t, "in-order.db")
+	captureBodies(t, inOrder, document(events...))
+
+	shuffled := slices.Clone(events)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	oneByOne := openTestStore(t, "one-by-one.db")
+	for _, ev := range shuffled {
+		captureBodies(t, oneByOne, document(ev))
+	}
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	inDocuments := openTestStore(t, "in-documents.db")
+	for rest := shuffled; len(rest) > 0; {
+		n := min(len(rest), 1+rng.IntN(10))
+		captureBodies(t, inDocuments, document(rest[:n]...))
+		rest = rest[n:]
+	}
+
+	want := stateOf(t, inOrder, emptying)
+	for name, s := range map[string]*sqlite.Store{"one by one": oneByOne, "in documents": inDocuments} {
+		if got := stateOf(t, s, emptying); got != want {
+			t.Errorf("shuffled, %s:\n%s\nin time order:\n%s", name, got, want)
+		}
+		for _, epc := range epcs {
+			if emptying {
+				break // fields may differ, by design
+			}
+			a, b := locationOf(t, inOrder, epc), locationOf(t, s, epc)
+			if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
+				t.Errorf("shuffled, %s: location of %s\n%s\nin time order:\n%s", name, epc, jb, ja)
+			}
+		}
+	}
+}
+
+// stateOf renders the current state of every EPC, or only what it is in.
+func stateOf(t *testing.T, s *sqlite.Store, containmentOnly bool) string {
 	t.Helper()
+	cols := `epc, biz_location, biz_location_time, read_point, read_point_time,
+		disposition, disposition_time, biz_step, biz_step_time, event_time, event_id, 'parent', parent, parent_time`
+	if containmentOnly {
+		cols = `epc, 'in', parent`
+	}
 	var out string
-	if err := s.QueryRowForTest(`SELECT group_concat(concat_ws(' ', epc, biz_location, biz_location_time, read_point, read_point_time,
-		disposition, disposition_time, biz_step, biz_step_time, event_time, event_id, 'parent', parent, parent_time), char(10))
+	if err := s.QueryRowForTest(`SELECT group_concat(concat_ws(' ', `+cols+`), char(10))
 		FROM (SELECT * FROM epc_state ORDER BY epc)`, &out); err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,11 @@ const (
 	supersedeSQL  = `UPDATE events SET superseded = 1 WHERE event_id = ? AND is_declaration = 0`
 	fillOutboxSQL = `INSERT INTO outbox (seq) SELECT seq FROM events WHERE seq >= ?`
 	// unpackAllSQL empties containers. Rows: [parent, eventTime], parents
-	// distinct (canUnpack).
-	unpackAllSQL = `UPDATE epc_state SET parent = NULL, parent_time = o.t
+	// distinct (canUnpack). The children keep the time of the change that
+	// put them in: emptied_time (emptiedSQL) is what refuses older packs
+	// into the container, so a late move into another one that happened in
+	// between still applies, whichever arrives first.
+	unpackAllSQL = `UPDATE epc_state SET parent = NULL
 	FROM (SELECT value->>0 AS parent, value->>1 AS t FROM jsonb_each(?1)) AS o
 	WHERE epc_state.parent = o.parent AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= o.t)`
 	// emptiedSQL records when each container was emptied (same rows as
