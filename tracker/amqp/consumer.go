@@ -56,9 +56,12 @@ type consumerMetrics struct {
 
 // HubState is the consumer's state as /healthz shows it.
 type HubState struct {
-	Broker       string    `json:"broker"`
-	Queue        string    `json:"queue"`
-	Connected    bool      `json:"connected"`
+	Broker    string `json:"broker"`
+	Queue     string `json:"queue"`
+	Connected bool   `json:"connected"`
+	// Standby: another hub consumes the queue; this one takes over when
+	// that one's connection goes.
+	Standby      bool      `json:"standby,omitempty"`
 	LastConsumed time.Time `json:"lastConsumed,omitzero"`
 	LastError    string    `json:"lastError,omitempty"`
 	Reconnects   uint64    `json:"reconnects"`
@@ -104,6 +107,13 @@ func NewConsumer(o ConsumerOptions) *Consumer {
 					}
 					return 0
 				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tracker_hub_standby", Help: "1 while another hub consumes the queue and this one waits to take over."},
+				func() float64 {
+					if c.State().Standby {
+						return 1
+					}
+					return 0
+				}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tracker_hub_last_consumed_timestamp_seconds", Help: "Unix time of the last committed batch."},
 				func() float64 {
 					c.mu.Lock()
@@ -121,7 +131,7 @@ func NewConsumer(o ConsumerOptions) *Consumer {
 func (c *Consumer) State() HubState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return HubState{Broker: Redact(c.o.URL), Queue: c.o.Queue, Connected: c.connected,
+	return HubState{Broker: Redact(c.o.URL), Queue: c.o.Queue, Connected: c.connected, Standby: c.standby,
 		LastConsumed: c.lastConsumed, LastError: c.lastErr, Reconnects: c.reconnects}
 }
 
@@ -153,8 +163,13 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 	lock := activeHubQueue(c.o.Queue)
 	if _, err := ch.QueueDeclare(lock, false, false, true, false, amqp091.Table{"x-queue-type": "classic"}); err != nil {
 		var e *amqp091.Error
-		if errors.As(err, &e) && e.Code == amqp091.ResourceLocked {
-			return false, fmt.Errorf("another hub holds %s, %w: %w", lock, errStandby, err)
+		switch {
+		case errors.As(err, &e) && e.Code == amqp091.ResourceLocked:
+			// Possibly this hub's own previous connection, until the broker
+			// misses its heartbeats.
+			return false, fmt.Errorf("%s is held by another connection (another hub, or this one's previous), %w: %w", lock, errStandby, err)
+		case errors.As(err, &e) && e.Code == amqp091.AccessRefused:
+			return false, fmt.Errorf("the hub's broker user may not declare %s, which elects the one hub that consumes: grant it configure permission on that queue: %w", lock, err)
 		}
 		return false, fmt.Errorf("declare queue %s: %w", lock, err)
 	}
@@ -169,7 +184,7 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("consume %s: %w", c.o.Queue, err)
 	}
 	c.mu.Lock()
-	c.connected, c.lastErr = true, ""
+	c.connected, c.standby, c.lastErr = true, false, ""
 	c.mu.Unlock()
 	c.log.Info("broker session up", "broker", Redact(c.o.URL), "queue", c.o.Queue)
 

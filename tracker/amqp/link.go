@@ -18,6 +18,7 @@ import (
 type link struct {
 	mu         sync.Mutex // guards these fields and the owner's own state
 	connected  bool
+	standby    bool // the last session found another node doing the work
 	lastErr    string
 	reconnects uint64
 }
@@ -39,8 +40,9 @@ func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration
 	for {
 		start := time.Now()
 		connected, err := session(ctx)
+		standby := errors.Is(err, errStandby)
 		l.mu.Lock()
-		l.connected = false
+		l.connected, l.standby = false, standby
 		if err != nil {
 			l.lastErr = err.Error()
 		}
@@ -55,7 +57,7 @@ func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration
 			bo.reset()
 		}
 		d := bo.next()
-		if errors.Is(err, errStandby) {
+		if standby {
 			log.Info("standing by; retrying", "err", err, "retry_in", d.String())
 		} else {
 			log.Warn("broker session ended; reconnecting", "err", err, "retry_in", d.String())
@@ -64,6 +66,9 @@ func (l *link) keepUp(ctx context.Context, role string, maxBackoff time.Duration
 		case <-ctx.Done():
 			return nil
 		case <-time.After(d):
+		}
+		if standby {
+			continue // polling for the work, not recovering from a fault
 		}
 		reconnects.Inc()
 		l.mu.Lock()

@@ -484,7 +484,7 @@ func TestHubConsumesExclusively(t *testing.T) {
 	second := newHub(t, q)
 	waitFor(t, 15*time.Second, "the second hub to stand by", func() bool {
 		st := second.consumer.State()
-		return st.Reconnects >= 1 && strings.Contains(st.LastError, "standing by")
+		return st.Standby && strings.Contains(st.LastError, "standing by")
 	})
 	e := newEdge(t, "edge-a", q, 15, edgeOpts{})
 	e.capture(t, rng, 300)
@@ -496,8 +496,14 @@ func TestHubConsumesExclusively(t *testing.T) {
 		t.Fatalf("the standby hub stored %d events (state %+v): want none while the first consumes", n, second.consumer.State())
 	}
 
+	if st := second.consumer.State(); st.Reconnects != 0 {
+		t.Errorf("the standby hub counts %d reconnects: waiting to take over is not a fault", st.Reconnects)
+	}
 	first.shutdown(t)
 	waitFor(t, 15*time.Second, "the second hub to take over", func() bool { return second.consumer.State().Connected })
+	if st := second.consumer.State(); st.Standby {
+		t.Errorf("the hub that took over still reports standby: %+v", st)
+	}
 	firstKeys, _ := eventSet(t, first.store)
 	e.capture(t, rng, 300)
 	// The second hub holds what came after the first stopped: with the
