@@ -141,6 +141,7 @@ func stopOnSignal(cancel context.CancelFunc, phase *atomic.Int32, setUpDone <-ch
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sigs
+		signal.Stop(sigs) // a second Ctrl-C ends the run at once, teardown or not
 		cancel()
 		if !phase.CompareAndSwap(settingUp, interrupted) {
 			_ = teardown()

@@ -30,8 +30,19 @@ func lock(tb testing.TB, exclusive bool) {
 	err = flockRetry(f, how|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		tb.Logf("waiting for the broker lock (%s, %s): another broker test holds it", mode, LockPath)
-		t0 := time.Now()
-		err = flockRetry(f, how)
+		// Polled rather than blocking, so that a wait that would outlast the
+		// test binary's -timeout fails here, saying why, instead of in a
+		// panic that does not.
+		t0, deadline := time.Now(), waitDeadline(tb)
+		for errors.Is(err, syscall.EWOULDBLOCK) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			err = flockRetry(f, how|syscall.LOCK_NB)
+		}
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			tb.Fatalf("gave up on the broker lock (%s, %s) after %s: another broker test held it all along",
+				mode, LockPath, time.Since(t0).Round(time.Second))
+		}
 		tb.Logf("took the broker lock after %s", time.Since(t0).Round(time.Millisecond))
 	}
 	if err != nil {
@@ -51,4 +62,19 @@ func flockRetry(f *os.File, how int) error {
 			return err
 		}
 	}
+}
+
+// maxWait bounds a wait for the lock when the test has no deadline.
+const maxWait = 30 * time.Minute
+
+// waitDeadline is when a wait for the lock gives up: a minute before the
+// test binary's -timeout, if it has one, else after maxWait.
+func waitDeadline(tb testing.TB) time.Time {
+	deadline := time.Now().Add(maxWait)
+	if t, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := t.Deadline(); ok && d.Add(-time.Minute).Before(deadline) {
+			deadline = d.Add(-time.Minute)
+		}
+	}
+	return deadline
 }
