@@ -234,7 +234,7 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	if o.heartbeat == 0 {
 		o.heartbeat = time.Second
 	}
-	e := &edge{name: name, proxy: newProxy(t, name), reg: prometheus.NewRegistry(), gen: epcisgen.New(epcisgen.Config{Seed: seed})}
+	e := &edge{name: name, proxy: newProxy(t, name), gen: epcisgen.New(epcisgen.Config{Seed: seed})}
 	// The worker wants the store and the store wants the worker's Notify:
 	// the pointer breaks the cycle (captures before Run just wait for it).
 	var w atomic.Pointer[trackeramqp.Worker]
@@ -252,7 +252,7 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	e.store, e.current = st, &w
 	e.opts = trackeramqp.WorkerOptions{
 		URL: e.proxy.url(), Queue: queue, Site: name, Outbox: st,
-		Interval: o.interval, Heartbeat: o.heartbeat, Registerer: e.reg, Log: testLog(t).With("edge", name),
+		Interval: o.interval, Heartbeat: o.heartbeat, Log: testLog(t).With("edge", name),
 	}
 	e.start()
 	t.Cleanup(func() {

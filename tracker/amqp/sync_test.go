@@ -419,8 +419,13 @@ func TestSyncNackedPublishesStayUnsent(t *testing.T) {
 	if queued < limit {
 		t.Errorf("queue holds %d, want its limit %d before the broker nacks", queued, limit)
 	}
-	if st.Depth == 0 || int64(total)-st.Depth != int64(queued) {
-		t.Fatalf("%d of %d events marked sent, but the queue holds %d: want exactly those the broker took", int64(total)-st.Depth, total, queued)
+	// Marked sent: never more than the broker took (a nacked record marked
+	// sent would be lost), and at least what it took before the first nack
+	// (the worker marks in publish order, up to the first refusal; the
+	// queue does not shrink, so it should refuse everything after, but a
+	// late acceptance would only be published again).
+	if sent := int64(total) - st.Depth; st.Depth == 0 || sent > int64(queued) || sent < limit {
+		t.Fatalf("%d of %d events marked sent, the queue holds %d: want between its limit %d and what it holds", sent, total, queued, limit)
 	}
 	if err := lift(); err != nil {
 		t.Fatal(err)
