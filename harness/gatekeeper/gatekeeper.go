@@ -510,42 +510,48 @@ func (g *Gatekeeper) applyWebhooks(ctx context.Context, caPEM []byte, port int, 
 	return nil
 }
 
-// applyValidating creates want or sets the live configuration's webhooks to
-// want's. Only the webhooks: labels and annotations are others' to set. A
-// conflict (someone else writing it meanwhile) is retried on a fresh read.
-func (g *Gatekeeper) applyValidating(ctx context.Context, want *admissionv1.ValidatingWebhookConfiguration) error {
-	c := g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+// configClient is what editConfig needs of client-go's typed client for
+// a webhook configuration kind T.
+type configClient[T any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*T, error)
+	Create(ctx context.Context, c *T, opts metav1.CreateOptions) (*T, error)
+	Update(ctx context.Context, c *T, opts metav1.UpdateOptions) (*T, error)
+}
+
+// editConfig applies edit to the live configuration name and writes it
+// back, changing nothing else (in-cluster, Gatekeeper's certificate rotator
+// owns caBundle and may write it at the same moment, so a conflict is
+// retried on a fresh read). A missing configuration is created as missing
+// returns it, or, with missing nil, is NotFound.
+func editConfig[T any](ctx context.Context, c configClient[T], name string, edit func(*T), missing func() *T) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := c.Get(ctx, want.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			_, err = c.Create(ctx, want, metav1.CreateOptions{})
+		live, err := c.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && missing != nil {
+			_, err = c.Create(ctx, missing(), metav1.CreateOptions{})
 			return err
 		}
 		if err != nil {
 			return err
 		}
-		live.Webhooks = want.Webhooks
+		edit(live)
 		_, err = c.Update(ctx, live, metav1.UpdateOptions{})
 		return err
 	})
 }
 
+// applyValidating creates want or sets the live configuration's webhooks to
+// want's. Only the webhooks: labels and annotations are others' to set.
+func (g *Gatekeeper) applyValidating(ctx context.Context, want *admissionv1.ValidatingWebhookConfiguration) error {
+	return editConfig(ctx, g.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations(), want.Name,
+		func(live *admissionv1.ValidatingWebhookConfiguration) { live.Webhooks = want.Webhooks },
+		func() *admissionv1.ValidatingWebhookConfiguration { return want })
+}
+
 // applyMutating is applyValidating for the mutating configuration.
 func (g *Gatekeeper) applyMutating(ctx context.Context, want *admissionv1.MutatingWebhookConfiguration) error {
-	c := g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := c.Get(ctx, want.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			_, err = c.Create(ctx, want, metav1.CreateOptions{})
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		live.Webhooks = want.Webhooks
-		_, err = c.Update(ctx, live, metav1.UpdateOptions{})
-		return err
-	})
+	return editConfig(ctx, g.kube.AdmissionregistrationV1().MutatingWebhookConfigurations(), want.Name,
+		func(live *admissionv1.MutatingWebhookConfiguration) { live.Webhooks = want.Webhooks },
+		func() *admissionv1.MutatingWebhookConfiguration { return want })
 }
 
 // policyFlags are the flags that decide what Gatekeeper enforces and
@@ -682,35 +688,22 @@ func (g *Gatekeeper) probeWebhook(ctx context.Context, refused bool) error {
 
 // setFailurePolicy sets failurePolicy on every webhook of Gatekeeper's
 // validating and (where registered) mutating configurations, changing
-// nothing else: in-cluster, Gatekeeper's certificate rotator owns caBundle
-// and may write it at the same moment, hence the retry on conflict.
+// nothing else.
 func (g *Gatekeeper) setFailurePolicy(ctx context.Context, validating, mutating admissionv1.FailurePolicyType) error {
 	reg := g.kube.AdmissionregistrationV1()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		c, err := reg.ValidatingWebhookConfigurations().Get(ctx, ValidatingWebhookName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	err := editConfig(ctx, reg.ValidatingWebhookConfigurations(), ValidatingWebhookName, func(c *admissionv1.ValidatingWebhookConfiguration) {
 		for i := range c.Webhooks {
 			c.Webhooks[i].FailurePolicy = &validating
 		}
-		_, err = reg.ValidatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{})
-		return err
-	})
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("validating webhook configuration: %w", err)
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		c, err := reg.MutatingWebhookConfigurations().Get(ctx, MutatingWebhookName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	err = editConfig(ctx, reg.MutatingWebhookConfigurations(), MutatingWebhookName, func(c *admissionv1.MutatingWebhookConfiguration) {
 		for i := range c.Webhooks {
 			c.Webhooks[i].FailurePolicy = &mutating
 		}
-		_, err = reg.MutatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{})
-		return err
-	})
+	}, nil)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("mutating webhook configuration: %w", err)
 	}
