@@ -295,20 +295,29 @@ func (e *edge) shutdown(t testing.TB) {
 	e.stop = nil
 }
 
-// counter reads one of the worker's counters, e.g.
+// metric reads one of the worker's metrics: a counter's or gauge's value,
+// or how many observations a histogram holds. E.g.
 // tracker_sync_nacked_total, which State does not show.
-func (e *edge) counter(t testing.TB, name string) float64 {
+func (e *edge) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetCounter() != nil {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		switch m := mf.GetMetric()[0]; {
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue()
+		case m.GetHistogram() != nil:
+			return float64(m.GetHistogram().GetSampleCount())
 		}
 	}
-	t.Fatalf("edge %s has no counter %s", e.name, name)
+	t.Fatalf("edge %s has no metric %s", e.name, name)
 	return 0
 }
 
@@ -316,7 +325,7 @@ func (e *edge) counter(t testing.TB, name string) float64 {
 // recorded, counting those of sessions that ended without one.
 func (e *edge) inflight(t testing.TB) float64 {
 	t.Helper()
-	return e.counter(t, "tracker_sync_published_total") - e.counter(t, "tracker_sync_confirmed_total")
+	return e.metric(t, "tracker_sync_published_total") - e.metric(t, "tracker_sync_confirmed_total")
 }
 
 // capture stores n generated events in documents of 1–50 events.

@@ -81,7 +81,7 @@ func TestSyncConnectionCutMidBatch(t *testing.T) {
 			// drain at MaxInFlight per 250 ms, 4,000 events/s: enough.)
 			e.proxy.addToxic("slow-confirms", "latency", "downstream", map[string]any{"latency": 250})
 			e.proxy.restore()
-			waitFor(t, 20*time.Second, "the first confirms", func() bool { return e.counter(t, "tracker_sync_confirmed_total") > 0 })
+			waitFor(t, 20*time.Second, "the first confirms", func() bool { return e.metric(t, "tracker_sync_confirmed_total") > 0 })
 			time.Sleep(jitter(rng, 0, 300*time.Millisecond)) // random point in the drain
 			waitFor(t, 10*time.Second, "publishes awaiting confirms", func() bool { return e.inflight(t) > 0 })
 			before := e.worker.State()
@@ -352,7 +352,7 @@ func TestSyncStopsWhileBrokerStopsReading(t *testing.T) {
 	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
 	time.Sleep(3 * time.Second) // the worker fills the link and blocks
 	// Without a session up and a publish blocked, a quick stop proves nothing.
-	published := e.counter(t, "tracker_sync_published_total")
+	published := e.metric(t, "tracker_sync_published_total")
 	if st := e.worker.State(); !st.Connected {
 		t.Fatalf("worker state %+v before shutdown: want connected", st)
 	}
@@ -406,7 +406,7 @@ func TestSyncNackedPublishesStayUnsent(t *testing.T) {
 	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
 	e.capture(t, rng, total)
 	// Two nacks: the first session's, then a later session's re-publish.
-	waitFor(t, 30*time.Second, "publishes nacked twice", func() bool { return e.counter(t, "tracker_sync_nacked_total") >= 2 })
+	waitFor(t, 30*time.Second, "publishes nacked twice", func() bool { return e.metric(t, "tracker_sync_nacked_total") >= 2 })
 	queued, _, err := queueInfo(t, q)
 	if err != nil {
 		t.Fatal(err)
@@ -415,7 +415,7 @@ func TestSyncNackedPublishesStayUnsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("queue at its limit of %d holds %d; %d of %d events unsent; %.0f nacks", limit, queued, st.Depth, total, e.counter(t, "tracker_sync_nacked_total"))
+	t.Logf("queue at its limit of %d holds %d; %d of %d events unsent; %.0f nacks", limit, queued, st.Depth, total, e.metric(t, "tracker_sync_nacked_total"))
 	if queued < limit {
 		t.Errorf("queue holds %d, want its limit %d before the broker nacks", queued, limit)
 	}
@@ -456,7 +456,7 @@ func TestSyncReturnedPublishesStayUnsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.capture(t, rng, total)
-	waitFor(t, 15*time.Second, "a publish returned", func() bool { return e.counter(t, "tracker_sync_nacked_total") >= 1 })
+	waitFor(t, 15*time.Second, "a publish returned", func() bool { return e.metric(t, "tracker_sync_nacked_total") >= 1 })
 	waitFor(t, 30*time.Second, "the outbox to drain into the declared queue", func() bool {
 		st, err := e.store.OutboxStats(context.Background())
 		return err == nil && st.Depth == 0
@@ -580,5 +580,40 @@ func TestHubAnswersAcrossSites(t *testing.T) {
 	}
 	if strings.Join(ids, " ") != "urn:uuid:at-a urn:uuid:at-b" {
 		t.Errorf("hub history of %s = %v, want both sites' events in time order", pallet, ids)
+	}
+}
+
+// TestSyncMetrics: what the worker exports says how far behind the edge is
+// while the broker is unreachable, and that it caught up once it is back.
+func TestSyncMetrics(t *testing.T) {
+	requireBroker(t)
+	rng := seed(t)
+	q := queueName(t)
+	e := newEdge(t, "edge-a", q, 16, edgeOpts{})
+	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
+	e.proxy.cut()
+	waitFor(t, 15*time.Second, "the worker to see the broker gone", func() bool { return e.metric(t, "tracker_sync_connected") == 0 })
+	start := time.Now()
+	e.capture(t, rng, 200)
+	waitFor(t, 10*time.Second, "the backlog in tracker_sync_outbox_depth", func() bool { return e.metric(t, "tracker_sync_outbox_depth") == 200 })
+	waitFor(t, 10*time.Second, "tracker_sync_oldest_unsent_age_seconds past 1 s", func() bool {
+		return e.metric(t, "tracker_sync_oldest_unsent_age_seconds") >= 1
+	})
+	waitFor(t, 15*time.Second, "a reconnect attempt counted", func() bool { return e.metric(t, "tracker_sync_reconnects_total") >= 1 })
+
+	e.proxy.restore()
+	h := newHub(t, q)
+	waitSynced(t, h, []*edge{e}, 30*time.Second)
+	waitFor(t, 10*time.Second, "an empty outbox in the metrics", func() bool {
+		return e.metric(t, "tracker_sync_outbox_depth") == 0 && e.metric(t, "tracker_sync_oldest_unsent_age_seconds") == 0
+	})
+	for name, least := range map[string]float64{
+		"tracker_sync_published_total": 200, "tracker_sync_confirmed_total": 200, "tracker_sync_connected": 1,
+		"tracker_sync_publish_duration_seconds": 1, "tracker_sync_confirm_duration_seconds": 1,
+		"tracker_sync_last_success_timestamp_seconds": float64(start.Unix()),
+	} {
+		if v := e.metric(t, name); v < least {
+			t.Errorf("%s = %v after the backlog drained, want at least %v", name, v, least)
+		}
 	}
 }
