@@ -110,14 +110,14 @@ func BenchmarkSyncDrain(b *testing.B) {
 	raw := rawPublishRate(b, 100_000)
 	q := queueName(b)
 	e := newEdge(b, "edge-bench", q, 1, edgeOpts{interval: time.Second})
-	e.proxy.cut()
+	e.proxy.Cut()
 	t0 := time.Now()
 	preload(b, e, n)
 	b.Logf("preloaded %d events in %s", n, time.Since(t0).Round(time.Millisecond))
 	h := newHub(b, q)
 	b.ResetTimer()
 	t0 = time.Now()
-	e.proxy.restore()
+	e.proxy.Restore()
 	var published time.Duration // when the edge's outbox emptied: edge → broker alone
 	for {
 		if published == 0 {
@@ -197,7 +197,7 @@ func BenchmarkCaptureP99BrokerDownVsUp(b *testing.B) {
 	}
 	b.ResetTimer()
 	upP50, upP99 := measure()
-	e.proxy.cut()
+	e.proxy.Cut()
 	waitFor(b, 10*time.Second, "the worker to see the broker gone", func() bool { return !e.worker.State().Connected })
 	// An outage of some length: the outbox holds what it could not send.
 	const backlogDown = 100_000
@@ -212,7 +212,7 @@ func BenchmarkCaptureP99BrokerDownVsUp(b *testing.B) {
 	}
 	depth := e.worker.State().OutboxDepth
 	downP50, downP99 := measure()
-	e.proxy.restore()
+	e.proxy.Restore()
 	b.StopTimer()
 	b.ReportMetric(float64(upP99.Microseconds())/1000, "up_p99_ms")
 	b.ReportMetric(float64(downP99.Microseconds())/1000, "down_p99_ms")

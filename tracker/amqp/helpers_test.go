@@ -13,17 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	amqp091 "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/edgetrace/edgetrace/tracker"
 	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
@@ -32,46 +29,18 @@ import (
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
-// brokerAddr is the RabbitMQ the tests use; TRACKER_TEST_AMQP_ADDR overrides.
-func brokerAddr() string {
-	if a := os.Getenv("TRACKER_TEST_AMQP_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:5672"
-}
+// Aliases for brevity: the helpers live in brokertest, shared with
+// cmd/tracker's tests.
+var (
+	brokerAddr         = brokertest.Addr
+	amqpURL            = brokertest.URL
+	requireBroker      = brokertest.Require
+	requireBrokerAlone = brokertest.RequireAlone
+	seed               = brokertest.Seed
+	newProxy           = brokertest.NewProxy
+)
 
-func amqpURL(addr string) string { return "amqp://guest:guest@" + addr + "/" }
-
-// requireBroker fails (under CI=true) or skips (on a laptop without
-// RabbitMQ) when the broker is not reachable: CI must never pass a sync
-// test that did not run. It holds the broker lock shared for the test, so
-// no test in another package stops the broker meanwhile.
-func requireBroker(t testing.TB) {
-	t.Helper()
-	brokertest.Shared(t)
-	dialOrSkip(t)
-}
-
-// requireBrokerAlone is requireBroker for a test that stops or restarts the
-// broker: it waits until no other broker test runs, in any package.
-func requireBrokerAlone(t testing.TB) {
-	t.Helper()
-	brokertest.Exclusive(t)
-	dialOrSkip(t)
-}
-
-func dialOrSkip(t testing.TB) {
-	t.Helper()
-	conn, err := amqp091.Dial(amqpURL(brokerAddr()))
-	if err == nil {
-		conn.Close()
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("RabbitMQ at %s is required under CI=true: %v", brokerAddr(), err)
-	}
-	t.Skipf("RabbitMQ at %s not reachable (start it with `rabbitmq-server -detached`): %v", brokerAddr(), err)
-}
+type proxy = brokertest.Proxy
 
 // brokerChannel opens a channel straight to the broker (no proxy), closed
 // with the test.
@@ -87,27 +56,6 @@ func brokerChannel(t testing.TB) *amqp091.Channel {
 		t.Fatal(err)
 	}
 	return ch
-}
-
-// seed returns the fault-timing seed (TRACKER_SYNC_SEED to replay one). It
-// prints it to stderr at once, so a test that hangs until -timeout panics
-// still shows it, and in the test's log if the test fails.
-func seed(t testing.TB) *rand.Rand {
-	t.Helper()
-	s := uint64(time.Now().UnixNano())
-	if v := os.Getenv("TRACKER_SYNC_SEED"); v != "" {
-		var err error
-		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("TRACKER_SYNC_SEED=%q: %v", v, err)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "%s: fault timing seed %d\n", t.Name(), s)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("fault timing seed %d: rerun with TRACKER_SYNC_SEED=%d", s, s)
-		}
-	})
-	return rand.New(rand.NewPCG(s, s>>1|1))
 }
 
 // queueName is unique per test so tests (and engineers) sharing the broker
@@ -135,65 +83,6 @@ func queueName(t testing.TB) string {
 		}
 	})
 	return q
-}
-
-var toxi = sync.OnceValue(func() *toxiproxy.ApiServer {
-	return toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-})
-
-// proxy is an in-process Toxiproxy between one node and the broker.
-type proxy struct {
-	*toxiproxy.Proxy
-	t testing.TB
-}
-
-func newProxy(t testing.TB, name string) *proxy {
-	t.Helper()
-	p := toxiproxy.NewProxy(toxi(), name, "127.0.0.1:0", brokerAddr())
-	if err := p.Start(); err != nil {
-		t.Fatalf("start proxy: %v", err)
-	}
-	t.Cleanup(p.Stop)
-	return &proxy{Proxy: p, t: t}
-}
-
-func (p *proxy) url() string { return amqpURL(p.Listen) }
-
-// cut drops every connection and refuses new ones (a cable pulled).
-func (p *proxy) cut() { p.Stop() }
-
-func (p *proxy) restore() {
-	p.t.Helper()
-	if err := p.Start(); err != nil {
-		p.t.Fatalf("restart proxy on %s: %v", p.Listen, err)
-	}
-}
-
-func (p *proxy) addToxic(name, typ, stream string, attrs map[string]any) {
-	p.t.Helper()
-	b, _ := json.Marshal(map[string]any{"name": name, "type": typ, "stream": stream, "toxicity": 1.0, "attributes": attrs})
-	if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
-		p.t.Fatalf("add toxic %s: %v", name, err)
-	}
-}
-
-func (p *proxy) removeToxic(name string) {
-	p.t.Helper()
-	if err := p.Toxics.RemoveToxic(context.Background(), name); err != nil {
-		p.t.Fatalf("remove toxic %s: %v", name, err)
-	}
-}
-
-// partition makes the link swallow everything in both directions without
-// closing it: only heartbeats can tell.
-func (p *proxy) partition() {
-	p.addToxic("partition-up", "timeout", "upstream", map[string]any{"timeout": 0})
-	p.addToxic("partition-down", "timeout", "downstream", map[string]any{"timeout": 0})
-}
-
-func (p *proxy) heal() {
-	p.removeToxic("partition-up")
-	p.removeToxic("partition-down")
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -251,7 +140,7 @@ func newEdge(t testing.TB, name, queue string, seed uint64, o edgeOpts) *edge {
 	}
 	e.store, e.current = st, &w
 	e.opts = trackeramqp.WorkerOptions{
-		URL: e.proxy.url(), Queue: queue, Site: name, Outbox: st,
+		URL: e.proxy.URL(), Queue: queue, Site: name, Outbox: st,
 		Interval: o.interval, Heartbeat: o.heartbeat, Log: testLog(t).With("edge", name),
 	}
 	e.start()
@@ -279,9 +168,9 @@ func (e *edge) start() {
 // ends. A restart (start) finds unconfirmed rows unsent and publishes them
 // again, which the hub must take once.
 func (e *edge) crash(t testing.TB) {
-	e.proxy.cut()
+	e.proxy.Cut()
 	e.shutdown(t)
-	e.proxy.restore()
+	e.proxy.Restore()
 }
 
 func (e *edge) shutdown(t testing.TB) {
@@ -397,7 +286,7 @@ func newHub(t testing.TB, queue string) *hub {
 	}
 	h.store = st
 	h.opts = trackeramqp.ConsumerOptions{
-		URL: h.proxy.url(), Queue: queue, Store: st, Heartbeat: time.Second, MaxBackoff: time.Second,
+		URL: h.proxy.URL(), Queue: queue, Store: st, Heartbeat: time.Second, MaxBackoff: time.Second,
 		Log: testLog(t).With("hub", true),
 	}
 	h.start()
@@ -420,9 +309,9 @@ func (h *hub) start() {
 // hub would, and stops its consumer; the broker redelivers them to the
 // next (start), which must not store any twice.
 func (h *hub) crash(t testing.TB) {
-	h.proxy.cut()
+	h.proxy.Cut()
 	h.shutdown(t)
-	h.proxy.restore()
+	h.proxy.Restore()
 }
 
 // shutdown stops the consumer; the store stays open for checks.

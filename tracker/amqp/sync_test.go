@@ -72,20 +72,20 @@ func TestSyncConnectionCutMidBatch(t *testing.T) {
 			q := queueName(t)
 			h := newHub(t, q)
 			e := newEdge(t, "edge-"+strconv.Itoa(i), q, tc.edgeArg, edgeOpts{})
-			e.proxy.cut()
+			e.proxy.Cut()
 			e.capture(t, rng, 2000)
 			stop := background(t, rng, e)
 			// Every confirm lags 250 ms, so the publishes of the last 250 ms
 			// (the backlog's, then the stream's) await theirs at any moment:
 			// the cut cannot fall in a gap between windows. (It caps the
 			// drain at MaxInFlight per 250 ms, 4,000 events/s: enough.)
-			e.proxy.addToxic("slow-confirms", "latency", "downstream", map[string]any{"latency": 250})
-			e.proxy.restore()
+			e.proxy.AddToxic("slow-confirms", "latency", "downstream", map[string]any{"latency": 250})
+			e.proxy.Restore()
 			waitFor(t, 20*time.Second, "the first confirms", func() bool { return e.metric(t, "tracker_sync_confirmed_total") > 0 })
 			time.Sleep(jitter(rng, 0, 300*time.Millisecond)) // random point in the drain
 			waitFor(t, 10*time.Second, "publishes awaiting confirms", func() bool { return e.inflight(t) > 0 })
 			before := e.worker.State()
-			e.proxy.cut()
+			e.proxy.Cut()
 			// Captures began while the link was down, so every publish so
 			// far was in the session the cut ends: those it never recorded
 			// as confirmed were in flight when it fell.
@@ -109,7 +109,7 @@ func TestSyncConnectionCutMidBatch(t *testing.T) {
 			// The slow confirms stay: removing a toxic while the proxy tears
 			// down its links can hang Toxiproxy, and they only slow the drain.
 			time.Sleep(jitter(rng, tc.outage[0], tc.outage[1]))
-			e.proxy.restore()
+			e.proxy.Restore()
 			stop()
 			waitSynced(t, h, []*edge{e}, 60*time.Second)
 			if r := e.worker.State().Reconnects; r <= before.Reconnects {
@@ -129,14 +129,14 @@ func TestSyncSilentPartitionDetectedByHeartbeats(t *testing.T) {
 	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
 	stop := background(t, rng, e)
 	time.Sleep(jitter(rng, 0, 300*time.Millisecond))
-	e.proxy.partition()
+	e.proxy.Partition()
 	t0 := time.Now()
 	// No RST, no FIN: the connection looks healthy to the OS. Only the
 	// missed heartbeats (1.5 intervals) can end the session.
 	waitFor(t, 10*time.Second, "the worker to notice the partition", func() bool { return !e.worker.State().Connected })
 	t.Logf("partition detected after %s", time.Since(t0).Round(10*time.Millisecond))
 	time.Sleep(jitter(rng, 0, time.Second))
-	e.proxy.heal()
+	e.proxy.Heal()
 	stop()
 	waitSynced(t, h, []*edge{e}, 60*time.Second)
 }
@@ -149,8 +149,8 @@ func TestSyncHighLatencyLowBandwidth(t *testing.T) {
 	e := newEdge(t, "edge-a", q, 4, edgeOpts{heartbeat: 2 * time.Second})
 	for _, p := range []*proxy{e.proxy, h.proxy} {
 		for _, s := range []string{"upstream", "downstream"} {
-			p.addToxic("latency-"+s, "latency", s, map[string]any{"latency": 150, "jitter": 50})
-			p.addToxic("bandwidth-"+s, "bandwidth", s, map[string]any{"rate": 128}) // KB/s
+			p.AddToxic("latency-"+s, "latency", s, map[string]any{"latency": 150, "jitter": 50})
+			p.AddToxic("bandwidth-"+s, "bandwidth", s, map[string]any{"rate": 128}) // KB/s
 		}
 	}
 	e.capture(t, rng, 1000)
@@ -199,7 +199,7 @@ func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
 	// dropped, nothing is refused, so only its heartbeats can tell.
 	cut := rng.IntN(len(edges))
 	time.Sleep(jitter(rng, 0, 500*time.Millisecond))
-	edges[cut].proxy.partition()
+	edges[cut].proxy.Partition()
 	waitFor(t, 10*time.Second, "the partitioned edge to notice", func() bool { return !edges[cut].worker.State().Connected })
 	time.Sleep(jitter(rng, time.Second, 2*time.Second))
 	stop()
@@ -228,7 +228,7 @@ func TestSyncThreeEdgesOnePartitioned(t *testing.T) {
 		t.Fatalf("partitioned edge state %+v: want disconnected with a backlog", st)
 	}
 	// ...and the third catches up once its link returns.
-	edges[cut].proxy.heal()
+	edges[cut].proxy.Heal()
 	waitSynced(t, h, edges, 60*time.Second)
 }
 
@@ -284,21 +284,21 @@ func TestSyncRandomFaults(t *testing.T) {
 		counts[kind]++
 		switch kind {
 		case "cut":
-			p.cut()
+			p.Cut()
 			time.Sleep(hold)
-			p.restore()
+			p.Restore()
 		case "long-cut":
-			p.cut()
+			p.Cut()
 			time.Sleep(jitter(rng, 60*time.Second, 150*time.Second))
-			p.restore()
+			p.Restore()
 		case "partition":
-			p.partition()
+			p.Partition()
 			time.Sleep(hold + 2*time.Second) // past heartbeat detection, sometimes
-			p.heal()
+			p.Heal()
 		case "slow":
-			p.addToxic("slow", "latency", "downstream", map[string]any{"latency": 300, "jitter": 200})
+			p.AddToxic("slow", "latency", "downstream", map[string]any{"latency": 300, "jitter": 200})
 			time.Sleep(hold)
-			p.removeToxic("slow")
+			p.RemoveToxic("slow")
 		case "crash-edge":
 			e := edges[rng.IntN(len(edges))]
 			e.crash(t)
@@ -333,7 +333,7 @@ func TestSyncStopsWhileBrokerStopsReading(t *testing.T) {
 	requireBroker(t)
 	q := queueName(t)
 	e := newEdge(t, "edge-a", q, 9, edgeOpts{heartbeat: time.Minute})
-	e.proxy.addToxic("trickle", "bandwidth", "upstream", map[string]any{"rate": 1}) // KB/s
+	e.proxy.AddToxic("trickle", "bandwidth", "upstream", map[string]any{"rate": 1}) // KB/s
 	// 1,000 events of 32 KB, all in flight at once: more than the socket
 	// buffers between the worker and the broker hold, so a publish blocks.
 	blob := strings.Repeat("x", 32<<10)
@@ -591,7 +591,7 @@ func TestSyncMetrics(t *testing.T) {
 	q := queueName(t)
 	e := newEdge(t, "edge-a", q, 16, edgeOpts{})
 	waitFor(t, 15*time.Second, "a connected worker", func() bool { return e.worker.State().Connected })
-	e.proxy.cut()
+	e.proxy.Cut()
 	waitFor(t, 15*time.Second, "the worker to see the broker gone", func() bool { return e.metric(t, "tracker_sync_connected") == 0 })
 	start := time.Now()
 	e.capture(t, rng, 200)
@@ -601,7 +601,7 @@ func TestSyncMetrics(t *testing.T) {
 	})
 	waitFor(t, 15*time.Second, "a reconnect attempt counted", func() bool { return e.metric(t, "tracker_sync_reconnects_total") >= 1 })
 
-	e.proxy.restore()
+	e.proxy.Restore()
 	h := newHub(t, q)
 	waitSynced(t, h, []*edge{e}, 30*time.Second)
 	waitFor(t, 10*time.Second, "an empty outbox in the metrics", func() bool {

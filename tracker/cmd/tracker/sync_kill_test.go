@@ -1,14 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,8 +26,6 @@ import (
 	"github.com/edgetrace/edgetrace/tracker/internal/brokertest"
 )
 
-const testBroker = "amqp://guest:guest@127.0.0.1:5672/"
-
 // skipIfShort skips a slow test under -short, except under CI=true: CI must
 // never pass a test that did not run.
 func skipIfShort(t *testing.T, why string) {
@@ -36,25 +33,6 @@ func skipIfShort(t *testing.T, why string) {
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip(why + "; run without -short")
 	}
-}
-
-// requireBroker fails under CI=true and skips elsewhere when RabbitMQ is
-// not running: CI must never pass a sync test that did not run. It holds
-// the broker lock shared for the test, taken before the dial, so a test in
-// another package (tracker/amqp's broker restart) does not stop the broker
-// under it.
-func requireBroker(t *testing.T) {
-	t.Helper()
-	brokertest.Shared(t)
-	conn, err := amqp091.Dial(testBroker)
-	if err == nil {
-		conn.Close()
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("RabbitMQ is required under CI=true: %v", err)
-	}
-	t.Skipf("RabbitMQ not reachable: %v", err)
 }
 
 // startNode runs `tracker <args>` and waits for /readyz.
@@ -138,26 +116,17 @@ func eventKeys(t *testing.T, path string) map[string]int {
 // TestSyncSurvivesSIGKILL kills the edge while it publishes and the hub
 // while it consumes, at random moments, restarting each on the same store;
 // then the hub's event set must equal the edge's, with zero duplicates.
+// Each reaches the broker through a Toxiproxy whose latency keeps confirms
+// and deliveries in flight, so that every kill lands mid-work (checked).
 func TestSyncSurvivesSIGKILL(t *testing.T) {
 	skipIfShort(t, "builds and kills the binary")
-	requireBroker(t)
-	s := uint64(time.Now().UnixNano())
-	if v := os.Getenv("TRACKER_SYNC_SEED"); v != "" {
-		s, _ = strconv.ParseUint(v, 10, 64)
-	}
-	// At once, not only on failure: a hang until -timeout shows no log.
-	fmt.Fprintf(os.Stderr, "%s: fault timing seed %d\n", t.Name(), s)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("fault timing seed %d: rerun with TRACKER_SYNC_SEED=%d", s, s)
-		}
-	})
-	rng := mrand.New(mrand.NewPCG(s, 11))
+	brokertest.Require(t)
+	rng := brokertest.Seed(t)
 	var b [4]byte
 	rand.Read(b[:])
 	queue := "test.sigkill." + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
-		conn, err := amqp091.Dial(testBroker)
+		conn, err := amqp091.Dial(brokertest.URL(brokertest.Addr()))
 		if err != nil {
 			return
 		}
@@ -167,17 +136,21 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 			ch.QueueDelete(queue+".rejected", false, false, false)
 		}
 	})
+	edgeLink, hubLink := brokertest.NewProxy(t, "edge-kill"), brokertest.NewProxy(t, "hub-kill")
+	for _, p := range []*brokertest.Proxy{edgeLink, hubLink} {
+		p.AddToxic("slow", "latency", "downstream", map[string]any{"latency": 100})
+	}
 	dir := t.TempDir()
 	edgeDB, hubDB := filepath.Join(dir, "edge.db"), filepath.Join(dir, "hub.db")
-	edgeArgs := []string{"serve", "--db", edgeDB, "--site", "edge-kill", "--amqp", testBroker, "--amqp-queue", queue}
-	hubArgs := []string{"hub", "--db", hubDB, "--amqp", testBroker, "--amqp-queue", queue}
+	edgeArgs := []string{"serve", "--db", edgeDB, "--site", "edge-kill", "--amqp", edgeLink.URL(), "--amqp-queue", queue}
+	hubArgs := []string{"hub", "--db", hubDB, "--amqp", hubLink.URL(), "--amqp-queue", queue}
 	env := []string{"sync_enabled=true", "sync_interval=500ms"}
 
 	hubP := startNode(t, hubArgs, env...)
 	edgeP := startNode(t, edgeArgs, env...)
 	var mu sync.Mutex // guards edgeP across restarts
 	client := &http.Client{Timeout: 5 * time.Second}
-	gen := epcisgen.New(epcisgen.Config{Seed: s})
+	gen := epcisgen.New(epcisgen.Config{Seed: rng.Uint64()})
 	// stream captures until stopped; a request cut by a kill is simply not
 	// acknowledged (the edge store, not the client, is the truth checked).
 	stream := func(stop <-chan struct{}) {
@@ -203,39 +176,44 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); stream(stop) }()
 		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
-		// The kill must land mid-work: the edge with unsent records, the
-		// hub with events still to store. Sync keeps up with the stream, so
-		// the backlog comes and goes: sample until it is there (briefly).
+		// The kill must land mid-work: the edge with publishes awaiting
+		// confirms, the hub with events the edge has sent that it has not
+		// stored (in the queue or in its prefetch window). Sample until so.
+		var inflight float64
 		var unsent, atHub, atEdge int
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			mu.Lock()
+			inflight = scrape(t, edgeP.base, "tracker_sync_published_total") - scrape(t, edgeP.base, "tracker_sync_confirmed_total")
+			mu.Unlock()
 			unsent = countRows(t, edgeDB, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`)
 			atHub = countRows(t, hubDB, `SELECT count(*) FROM events`)
 			atEdge = countRows(t, edgeDB, `SELECT count(*) FROM events`)
-			busy := unsent > 0
+			busy := inflight > 0
 			if round%2 == 1 {
-				busy = atEdge > atHub
+				busy = atEdge-unsent > atHub
 			}
 			if busy || time.Now().After(deadline) {
 				break
 			}
 		}
-		t.Logf("round %d at %s: edge has %d events, %d unsent; hub has %d", round, time.Since(t0).Round(time.Millisecond), atEdge, unsent, atHub)
+		t.Logf("round %d at %s: edge has %d events, %d unsent, %.0f publishes awaiting confirms; hub has %d",
+			round, time.Since(t0).Round(time.Millisecond), atEdge, unsent, inflight, atHub)
 		if round%2 == 0 {
-			midPublish += min(unsent, 1)
+			midPublish += min(int(inflight), 1)
 			mu.Lock()
 			edgeP.kill(t)
 			edgeP = startNode(t, edgeArgs, env...)
 			mu.Unlock()
 		} else {
-			midConsume += min(max(atEdge-atHub, 0), 1)
+			midConsume += min(max(atEdge-unsent-atHub, 0), 1)
 			hubP.kill(t)
 			hubP = startNode(t, hubArgs, env...)
 		}
 		close(stop)
 		<-done
 	}
-	if midPublish == 0 || midConsume == 0 {
-		t.Errorf("no kill landed mid-work (edge mid-publish %d, hub mid-consume %d): the test proved nothing", midPublish, midConsume)
+	if midPublish < 2 || midConsume < 2 {
+		t.Errorf("not every kill landed mid-work (edge mid-publish %d of 2, hub mid-consume %d of 2)", midPublish, midConsume)
 	}
 	want := eventKeys(t, edgeDB)
 	deadline := time.Now().Add(60 * time.Second)
@@ -373,4 +351,27 @@ func TestServeWithBrokerUnreachable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scrape reads one unlabelled sample from the /metrics of the node at base.
+func scrape(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s: %v", base, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s/metrics has no %s", base, name)
+	return 0
 }
