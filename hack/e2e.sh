@@ -62,10 +62,24 @@ reap() {
   done
   return 0
 }
-trap reap EXIT
-
+# On any exit, interrupted too: reap, report what an interrupted run did not
+# get to print, and fail if reaping failed.
 status=0
 summary=()
+finished=0
+on_exit() {
+  local rc=$?
+  reap
+  if ((!finished && ${#summary[@]})); then
+    printf '%s\n' "${summary[@]}" >&2
+  fi
+  if ((status && rc == 0)); then
+    rc=1
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+
 for p in "${pairs[@]}"; do
   k=${p%/*} g=${p#*/}
   echo "e2e: Kubernetes $k, Gatekeeper $g, provider $provider" >&2
@@ -96,5 +110,6 @@ if mounts=$(grep -ls harness-run /proc/[0-9]*/mounts 2>/dev/null); then
   summary+=("e2e: FAIL mounts left behind, seen by: $(echo "$mounts" | cut -d/ -f3 | xargs)")
   status=1
 fi
+finished=1
 printf '%s\n' "${summary[@]}" >&2
 exit $status
