@@ -62,16 +62,18 @@ reap() {
   done
   return 0
 }
-# On any exit, interrupted too: reap, report what an interrupted run did not
-# get to print, and fail if reaping failed.
+# On any exit, interrupted too: reap, report what was not yet printed, and
+# fail if reaping failed. Ctrl-C ends the run: go test handles SIGINT itself
+# (it tears its cluster down), so without the INT trap bash would go on to
+# the next pair.
 status=0
 summary=()
-finished=0
+printed=0
 on_exit() {
   local rc=$?
   reap
-  if ((!finished && ${#summary[@]})); then
-    printf '%s\n' "${summary[@]}" >&2
+  if ((${#summary[@]} > printed)); then
+    printf '%s\n' "${summary[@]:printed}" >&2
   fi
   if ((status && rc == 0)); then
     rc=1
@@ -79,6 +81,8 @@ on_exit() {
   exit "$rc"
 }
 trap on_exit EXIT
+trap 'summary+=("e2e: interrupted (SIGINT)"); status=1; exit 130' INT
+trap 'summary+=("e2e: interrupted (SIGTERM)"); status=1; exit 143' TERM
 
 for p in "${pairs[@]}"; do
   k=${p%/*} g=${p#*/}
@@ -110,6 +114,6 @@ if mounts=$(grep -ls harness-run /proc/[0-9]*/mounts 2>/dev/null); then
   summary+=("e2e: FAIL mounts left behind, seen by: $(echo "$mounts" | cut -d/ -f3 | xargs)")
   status=1
 fi
-finished=1
 printf '%s\n' "${summary[@]}" >&2
+printed=${#summary[@]}
 exit $status
