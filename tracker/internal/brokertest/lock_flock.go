@@ -33,14 +33,15 @@ func lock(tb testing.TB, exclusive bool) {
 		// Polled rather than blocking, so that a wait that would outlast the
 		// test binary's -timeout fails here, saying why, instead of in a
 		// panic that does not.
+		// Polls are short, to catch a gap between two tests holding it.
 		t0, deadline := time.Now(), waitDeadline(tb)
-		for errors.Is(err, syscall.EWOULDBLOCK) && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
+		for pause := time.Millisecond; errors.Is(err, syscall.EWOULDBLOCK) && (deadline.IsZero() || time.Now().Before(deadline)); pause = min(2*pause, 20*time.Millisecond) {
+			time.Sleep(pause)
 			err = flockRetry(f, how|syscall.LOCK_NB)
 		}
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			tb.Fatalf("gave up on the broker lock (%s, %s) after %s: another broker test held it all along",
+			tb.Fatalf("gave up on the broker lock (%s, %s) after %s, close to the test binary's -timeout: another broker test held it all along",
 				mode, LockPath, time.Since(t0).Round(time.Second))
 		}
 		tb.Logf("took the broker lock after %s", time.Since(t0).Round(time.Millisecond))
@@ -64,17 +65,17 @@ func flockRetry(f *os.File, how int) error {
 	}
 }
 
-// maxWait bounds a wait for the lock when the test has no deadline.
-const maxWait = 30 * time.Minute
-
-// waitDeadline is when a wait for the lock gives up: a minute before the
-// test binary's -timeout, if it has one, else after maxWait.
+// waitDeadline is when a wait for the lock gives up: shortly before the
+// test binary's -timeout, or never (zero) without one (a benchmark, or
+// -timeout 0).
 func waitDeadline(tb testing.TB) time.Time {
-	deadline := time.Now().Add(maxWait)
-	if t, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
-		if d, ok := t.Deadline(); ok && d.Add(-time.Minute).Before(deadline) {
-			deadline = d.Add(-time.Minute)
-		}
+	t, ok := tb.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return time.Time{}
 	}
-	return deadline
+	d, ok := t.Deadline()
+	if !ok {
+		return time.Time{}
+	}
+	return d.Add(-min(time.Minute, time.Until(d)/2))
 }
