@@ -44,6 +44,7 @@ type Consumer struct {
 
 	link         // guarded by link.mu, with:
 	lastConsumed time.Time
+	lockLost     time.Time // when this hub's last session, holding the active-hub queue, ended
 }
 
 type consumerMetrics struct {
@@ -165,8 +166,14 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 		var e *amqp091.Error
 		switch {
 		case errors.As(err, &e) && e.Code == amqp091.ResourceLocked:
-			// Possibly this hub's own previous connection, until the broker
-			// misses its heartbeats.
+			c.mu.Lock()
+			lost := c.lockLost
+			c.mu.Unlock()
+			if !lost.IsZero() && time.Since(lost) < 3*c.o.Heartbeat {
+				// Likely our own lost connection, which the broker drops
+				// once it misses its heartbeats: recovering, not standing by.
+				return false, fmt.Errorf("%s still held, likely by this hub's lost connection: %w", lock, err)
+			}
 			return false, fmt.Errorf("%s is held by another connection (another hub, or this one's previous), %w: %w", lock, errStandby, err)
 		case errors.As(err, &e) && e.Code == amqp091.AccessRefused:
 			return false, fmt.Errorf("the hub's broker user may not declare %s, which elects the one hub that consumes: grant it configure permission on that queue: %w", lock, err)
@@ -186,6 +193,11 @@ func (c *Consumer) session(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	c.connected, c.standby, c.lastErr = true, false, ""
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.lockLost = time.Now()
+		c.mu.Unlock()
+	}()
 	c.log.Info("broker session up", "broker", Redact(c.o.URL), "queue", c.o.Queue)
 
 	batch := make([]amqp091.Delivery, 0, c.o.BatchSize)
