@@ -103,8 +103,7 @@ type edge struct {
 	reg    *prometheus.Registry // the worker's metrics
 	mu     sync.Mutex
 	gen    *epcisgen.Generator
-	stop   context.CancelFunc
-	done   chan error
+	runner
 	// What starts a worker again (restart): its options, and where the
 	// store's commit hook finds it.
 	opts    trackeramqp.WorkerOptions
@@ -158,31 +157,14 @@ func (e *edge) start() {
 	e.opts.Registerer = e.reg
 	e.worker = trackeramqp.NewWorker(e.opts)
 	e.current.Store(e.worker)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stop, e.done = cancel, make(chan error, 1)
-	go func() { e.done <- e.worker.Run(ctx) }()
+	e.run("edge "+e.name+" worker", e.worker.Run)
 }
 
 // crash stops the worker as a killed process would leave the broker: the
 // connection drops first, with publishes awaiting confirms, then the worker
 // ends. A restart (start) finds unconfirmed rows unsent and publishes them
 // again, which the hub must take once.
-func (e *edge) crash(t testing.TB) {
-	e.proxy.Cut()
-	e.shutdown(t)
-	e.proxy.Restore()
-}
-
-func (e *edge) shutdown(t testing.TB) {
-	if e.stop == nil {
-		return
-	}
-	e.stop()
-	if err := <-e.done; err != nil {
-		t.Errorf("edge %s worker: %v", e.name, err)
-	}
-	e.stop = nil
-}
+func (e *edge) crash(t testing.TB) { e.runner.crash(t, e.proxy) }
 
 // metric reads one of the worker's metrics: a counter's or gauge's value,
 // or how many observations a histogram holds. E.g.
@@ -271,8 +253,7 @@ type hub struct {
 	consumer *trackeramqp.Consumer
 	opts     trackeramqp.ConsumerOptions
 	proxy    *proxy
-	stop     context.CancelFunc
-	done     chan error
+	runner
 }
 
 // newHub starts a hub; a test may start two on one queue.
@@ -300,30 +281,46 @@ func newHub(t testing.TB, queue string) *hub {
 // start runs a new consumer on the hub's store.
 func (h *hub) start() {
 	h.consumer = trackeramqp.NewConsumer(h.opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.consumer.Run(ctx) }()
+	h.run("hub consumer", h.consumer.Run)
 }
 
 // crash drops the hub's connection with deliveries unacked, as a killed
 // hub would, and stops its consumer; the broker redelivers them to the
 // next (start), which must not store any twice.
-func (h *hub) crash(t testing.TB) {
-	h.proxy.Cut()
-	h.shutdown(t)
-	h.proxy.Restore()
+func (h *hub) crash(t testing.TB) { h.runner.crash(t, h.proxy) }
+
+// runner runs a worker's or consumer's Run until shutdown; the store
+// stays open for checks.
+type runner struct {
+	what string
+	stop context.CancelFunc
+	done chan error
 }
 
-// shutdown stops the consumer; the store stays open for checks.
-func (h *hub) shutdown(t testing.TB) {
-	if h.stop == nil {
+func (r *runner) run(what string, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.what, r.stop, r.done = what, cancel, make(chan error, 1)
+	go func() { r.done <- run(ctx) }()
+}
+
+// shutdown stops the run, if one is going, and reports its error.
+func (r *runner) shutdown(t testing.TB) {
+	if r.stop == nil {
 		return
 	}
-	h.stop()
-	if err := <-h.done; err != nil {
-		t.Errorf("hub consumer: %v", err)
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Errorf("%s: %v", r.what, err)
 	}
-	h.stop = nil
+	r.stop = nil
+}
+
+// crash cuts p, the node's link to the broker, stops the run and restores
+// the link: what the broker sees when a process is killed.
+func (r *runner) crash(t testing.TB, p *proxy) {
+	p.Cut()
+	r.shutdown(t)
+	p.Restore()
 }
 
 // eventSet lists a store's events as "eventID#declaration" keys.
