@@ -1,12 +1,17 @@
 package amqp_test
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,11 +35,81 @@ func benchEvents(b *testing.B, def int) int {
 	return def
 }
 
+// cpuMeter reads the CPU time (user + system) this process and the local
+// RabbitMQ node have used, so a benchmark can report what each event cost
+// in CPU as well as in wall time: on a machine of two cores, the broker,
+// the edge and the hub share one budget, and the sum of their costs per
+// event bounds the rate more firmly than any one wall-clock figure.
+type cpuMeter struct{ brokerPID string }
+
+// newCPUMeter finds the broker's Erlang VM among local processes. The
+// broker's share is reported only when it runs on this machine.
+func newCPUMeter() cpuMeter {
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, c := range comms {
+		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "beam.smp" {
+			return cpuMeter{brokerPID: filepath.Base(filepath.Dir(c))}
+		}
+	}
+	return cpuMeter{}
+}
+
+// clockTick is the unit of /proc/PID/stat's times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+type cpuSample struct{ self, broker time.Duration }
+
+func (m cpuMeter) sample() cpuSample {
+	var s cpuSample
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if m.brokerPID == "" {
+		return s
+	}
+	b, err := os.ReadFile("/proc/" + m.brokerPID + "/stat")
+	if err != nil {
+		return s
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th of the whole line.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) > 12 {
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		s.broker = time.Duration(ut+st) * clockTick
+	}
+	return s
+}
+
+// cpuCost is the CPU microseconds per item each side spent over a phase.
+type cpuCost struct {
+	self, broker float64
+	withBroker   bool
+}
+
+func (m cpuMeter) since(from cpuSample, n int) cpuCost {
+	now := m.sample()
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return cpuCost{self: per(now.self - from.self), broker: per(now.broker - from.broker), withBroker: m.brokerPID != ""}
+}
+
+// report adds the cost as metrics; call it after the last ResetTimer,
+// which drops metrics reported before it.
+func (c cpuCost) report(b *testing.B, prefix string) {
+	b.ReportMetric(c.self, prefix+"_self_cpu_us/op")
+	if c.withBroker {
+		b.ReportMetric(c.broker, prefix+"_broker_cpu_us/op")
+	}
+}
+
 // rawPublishRate publishes n persistent 600-byte messages to a fresh quorum
 // queue with up to 1000 confirms in flight: the broker's own ceiling for
 // what the worker does, measured in the same run for comparison.
-func rawPublishRate(b *testing.B, n int) float64 {
+func rawPublishRate(b *testing.B, n int) (float64, cpuCost) {
 	b.Helper()
+	cpu := newCPUMeter()
 	q := queueName(b)
 	ch := brokerChannel(b)
 	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp091.Table{"x-queue-type": "quorum"}); err != nil {
@@ -55,7 +130,7 @@ func rawPublishRate(b *testing.B, n int) float64 {
 		}
 		done <- nil
 	}()
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpu.sample()
 	for range n {
 		dc, err := ch.PublishWithDeferredConfirm("", q, false, false, amqp091.Publishing{DeliveryMode: amqp091.Persistent, Body: body})
 		if err != nil {
@@ -67,7 +142,7 @@ func rawPublishRate(b *testing.B, n int) float64 {
 	if err := <-done; err != nil {
 		b.Fatal("raw publish nacked")
 	}
-	return float64(n) / time.Since(t0).Seconds()
+	return float64(n) / time.Since(t0).Seconds(), cpu.since(c0, n)
 }
 
 // preload captures n generated events into the edge store in 1000-event
@@ -107,7 +182,7 @@ func preload(b *testing.B, e *edge, n int) {
 func BenchmarkSyncDrain(b *testing.B) {
 	requireBroker(b)
 	n := benchEvents(b, 200_000)
-	raw := rawPublishRate(b, 100_000)
+	raw, rawCPU := rawPublishRate(b, 100_000)
 	q := queueName(b)
 	e := newEdge(b, "edge-bench", q, 1, edgeOpts{interval: time.Second})
 	e.proxy.Cut()
@@ -115,8 +190,9 @@ func BenchmarkSyncDrain(b *testing.B) {
 	preload(b, e, n)
 	b.Logf("preloaded %d events in %s", n, time.Since(t0).Round(time.Millisecond))
 	h := newHub(b, q)
+	cpu := newCPUMeter()
 	b.ResetTimer()
-	t0 = time.Now()
+	t0, c0 := time.Now(), cpu.sample()
 	e.proxy.Restore()
 	var published time.Duration // when the edge's outbox emptied: edge → broker alone
 	for {
@@ -139,6 +215,9 @@ func BenchmarkSyncDrain(b *testing.B) {
 	}
 	d := time.Since(t0)
 	b.StopTimer()
+	e2eCPU := cpu.since(c0, n)
+	rawCPU.report(b, "raw")
+	e2eCPU.report(b, "e2e")
 	rate := float64(n) / d.Seconds()
 	b.ReportMetric(rate, "e2e_events/s")
 	b.ReportMetric(raw, "raw_publish/s")
@@ -149,6 +228,13 @@ func BenchmarkSyncDrain(b *testing.B) {
 	}
 	b.Logf("%d events drained edge → broker → hub in %s: %.0f events/s end to end; edge outbox empty after %s; raw publish with confirms %.0f msg/s (ratio %.2f)",
 		n, d.Round(time.Millisecond), rate, published.Round(time.Millisecond), raw, rate/raw)
+	if e2eCPU.withBroker {
+		// The goal's rate priced at what each event cost here: more than the
+		// machine's cores means no scheduling of these parts can reach it.
+		const goal = 20_000
+		b.Logf("CPU per event: edge and hub (this process) %.0f µs, broker %.0f µs; at %d events/s that is %.2f + %.2f cores of %d",
+			e2eCPU.self, e2eCPU.broker, goal, e2eCPU.self*goal/1e6, e2eCPU.broker*goal/1e6, runtime.NumCPU())
+	}
 }
 
 // BenchmarkCaptureP99BrokerDownVsUp measures capture latency (10-event
