@@ -148,12 +148,13 @@ func (k *Kind) Create(ctx context.Context) error {
 	}
 	name := k.clusterName()
 	if slices.Contains(names, name) {
-		// Reuse only what this directory recorded as finished at this
-		// version; anything else (a create that crashed half-way, another
-		// version) is removed and made anew.
 		s, err := readState(k.opts.Dir)
-		if err != nil || s == nil || !s.Complete || s.KubeVersion != k.opts.KubeVersion || s.NodeImage != image {
-			fmt.Fprintf(k.opts.Log, "kind: cluster %s is not a finished cluster of this directory on %s: recreating it\n", name, image)
+		keep, err := keepKindCluster(s, err, name, k.opts.KubeVersion, image)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			fmt.Fprintf(k.opts.Log, "kind: cluster %s is not a finished cluster of this directory: recreating it\n", name)
 			if err := p.Delete(name, k.Kubeconfig()); err != nil {
 				return fmt.Errorf("kind: delete %s: %w", name, err)
 			}
@@ -177,6 +178,23 @@ func (k *Kind) Create(ctx context.Context) error {
 		return fmt.Errorf("kind: export kubeconfig: %w", err)
 	}
 	return writeState(k.opts.Dir, &state{Provider: k.Name(), KubeVersion: k.opts.KubeVersion, NodeImage: image, Complete: true})
+}
+
+// keepKindCluster decides what Create does with an existing kind cluster
+// given the state its directory recorded: reuse it when it was finished
+// at this version and image; refuse when it was finished at another, as
+// the local provider does, so that a typo in the version cannot destroy a
+// working cluster; otherwise (a create that crashed half-way, no or
+// unreadable state) have it removed and made anew.
+func keepKindCluster(s *state, readErr error, name, version, image string) (bool, error) {
+	if readErr != nil || s == nil || !s.Complete {
+		return false, nil
+	}
+	if s.KubeVersion != version || s.NodeImage != image {
+		return false, fmt.Errorf("kind: cluster %s runs %s (Kubernetes %s), asked for %s (%s): run `harness down` first",
+			name, s.NodeImage, s.KubeVersion, image, version)
+	}
+	return true, nil
 }
 
 func (k *Kind) LoadImage(ctx context.Context, archive string) error {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -127,5 +128,37 @@ func TestNewRefusesPinsItCannotUse(t *testing.T) {
 	}
 	if _, err := New("kind", Options{Dir: dir, KubeVersion: "v1.36.3", NodeImages: []string{"kindest/node:v1.36.3"}}); err != nil {
 		t.Errorf("kind with a pin for its version: %v", err)
+	}
+}
+
+func TestKeepKindCluster(t *testing.T) {
+	const img = "kindest/node:v1.36.3"
+	done := &state{Provider: "kind", KubeVersion: "v1.36.3", NodeImage: img, Complete: true}
+	for _, c := range []struct {
+		name    string
+		s       *state
+		readErr error
+		version string
+		image   string
+		keep    bool
+		wantErr string
+	}{
+		{"finished at this version", done, nil, "v1.36.3", img, true, ""},
+		{"finished at another version", done, nil, "v1.36.x", "kindest/node:v1.36.x", false, "run `harness down` first"},
+		{"finished at another image", done, nil, "v1.36.3", img + "@sha256:" + strings.Repeat("a", 64), false, "run `harness down` first"},
+		{"half made", &state{Provider: "kind", KubeVersion: "v1.36.3", NodeImage: img}, nil, "v1.36.3", img, false, ""},
+		{"no state", nil, nil, "v1.36.3", img, false, ""},
+		{"unreadable state", nil, errors.New("bad json"), "v1.36.3", img, false, ""},
+	} {
+		keep, err := keepKindCluster(c.s, c.readErr, "edge", c.version, c.image)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: err = %v, want it to contain %q", c.name, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || keep != c.keep {
+			t.Errorf("%s: keep = %v, %v; want %v", c.name, keep, err, c.keep)
+		}
 	}
 }

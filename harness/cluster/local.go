@@ -181,6 +181,20 @@ func (l *Local) healthy(ctx context.Context) error {
 	return nil
 }
 
+// Processes returns the control plane's processes on this host (etcd and
+// kube-apiserver) as recorded at Create, for measurements such as the CPU
+// each request costs them.
+func (l *Local) Processes() ([]proc.Handle, error) {
+	s, err := readState(l.opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || s.Provider != l.Name() {
+		return nil, fmt.Errorf("local cluster: no state in %s", l.opts.Dir)
+	}
+	return s.Processes, nil
+}
+
 func (l *Local) LoadImage(ctx context.Context, archive string) error {
 	return fmt.Errorf("local cluster: load image %s: %w", archive, ErrNoNodes)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -110,6 +111,11 @@ func (g *Gatekeeper) WaitLive(ctx context.Context, objs []*unstructured.Unstruct
 	pending := map[string]string{}
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		clear(pending)
+		servers, err := g.webhookPods(ctx)
+		if err != nil {
+			pending["webhook pods"] = err.Error()
+			return false, nil
+		}
 		for _, o := range objs {
 			r := role(o)
 			if r == roleOther {
@@ -120,7 +126,7 @@ func (g *Gatekeeper) WaitLive(ctx context.Context, objs []*unstructured.Unstruct
 				pending[key(o)] = err.Error()
 				continue
 			}
-			why, err := notLive(live, r)
+			why, err := notLive(live, r, servers)
 			if err != nil {
 				return false, fmt.Errorf("%s: %w", key(o), err)
 			}
@@ -143,9 +149,44 @@ func (g *Gatekeeper) WaitLive(ctx context.Context, objs []*unstructured.Unstruct
 
 func key(o *unstructured.Unstructured) string { return o.GetKind() + "/" + o.GetName() }
 
+// webhookPods names the pods that answer admission and so must each
+// enforce a constraint before it is live: in the cluster, every running
+// pod of the webhook Deployment (three in the release manifest, each
+// loading the bundle on its own); out of it, nil, since the one process
+// reporting in byPod is the webhook.
+func (g *Gatekeeper) webhookPods(ctx context.Context) ([]string, error) {
+	if !g.opts.InCluster {
+		return nil, nil
+	}
+	d, err := g.kube.AppsV1().Deployments(Namespace).Get(ctx, WebhookDeployment, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s: %w", WebhookDeployment, err)
+	}
+	pods, err := g.kube.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no running pod of %s", WebhookDeployment)
+	}
+	return names, nil
+}
+
 // notLive says why a live object is not yet in effect ("" when it is), or
-// returns an error Gatekeeper reported that waiting will not fix.
-func notLive(live *unstructured.Unstructured, r int) (string, error) {
+// returns an error Gatekeeper reported that waiting will not fix. A
+// constraint or mutator is in effect once every pod reporting it enforces
+// it and each of servers (the webhook's pods, when known) is among them.
+func notLive(live *unstructured.Unstructured, r int, servers []string) (string, error) {
 	byPod, _, _ := unstructured.NestedSlice(live.Object, "status", "byPod")
 	// A status written for an earlier generation says nothing about this
 	// one (a second `up` that changed a template or constraint), errors
@@ -178,10 +219,18 @@ func notLive(live *unstructured.Unstructured, r int) (string, error) {
 		if len(byPod) == 0 {
 			return "no status yet", nil
 		}
+		reported := map[string]bool{}
 		for _, p := range byPod {
 			m, _ := p.(map[string]any)
 			if enforced, _ := m["enforced"].(bool); !enforced {
 				return fmt.Sprintf("not enforced by %v", m["id"]), nil
+			}
+			id, _ := m["id"].(string)
+			reported[id] = true
+		}
+		for _, s := range servers {
+			if !reported[s] {
+				return "no status from webhook pod " + s, nil
 			}
 		}
 		return "", nil

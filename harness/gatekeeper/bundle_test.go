@@ -71,7 +71,7 @@ func TestNotLive(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			why, err := notLive(c.obj, c.role)
+			why, err := notLive(c.obj, c.role, nil)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want it to mention %q", err, c.wantErr)
@@ -85,5 +85,38 @@ func TestNotLive(t *testing.T) {
 				t.Errorf("live = %v (%q), want %v", live, why, c.live)
 			}
 		})
+	}
+}
+
+// TestNotLiveWaitsForEveryWebhookPod: in the cluster, a constraint that the
+// audit pod or one webhook replica enforces is not live while another
+// replica could still admit what it forbids.
+func TestNotLiveWaitsForEveryWebhookPod(t *testing.T) {
+	servers := []string{"wh-1", "wh-2"}
+	constraint := func(ids ...string) *unstructured.Unstructured {
+		o := obj("constraints.gatekeeper.sh/v1beta1", "K", "c")
+		var byPod []any
+		for _, id := range ids {
+			byPod = append(byPod, map[string]any{"id": id, "enforced": true})
+		}
+		o.Object["status"] = map[string]any{"byPod": byPod}
+		return o
+	}
+	for _, c := range []struct {
+		ids  []string
+		live bool
+	}{
+		{[]string{"audit"}, false},
+		{[]string{"audit", "wh-1"}, false},
+		{[]string{"wh-2", "wh-1"}, true},
+		{[]string{"audit", "wh-1", "wh-2"}, true},
+	} {
+		why, err := notLive(constraint(c.ids...), roleConstraint, servers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live := why == ""; live != c.live {
+			t.Errorf("byPod %v: live = %v (%q), want %v", c.ids, live, why, c.live)
+		}
 	}
 }

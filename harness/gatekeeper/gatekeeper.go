@@ -172,6 +172,22 @@ func (g *Gatekeeper) writeState(s *state) error {
 	return nil
 }
 
+// Process returns the webhook process on this host; ok is false when
+// Gatekeeper runs in the cluster instead.
+func (g *Gatekeeper) Process() (h proc.Handle, ok bool, err error) {
+	if g.opts.InCluster {
+		return proc.Handle{}, false, nil
+	}
+	s, err := g.readState()
+	if err != nil {
+		return proc.Handle{}, false, err
+	}
+	if s == nil {
+		return proc.Handle{}, false, fmt.Errorf("gatekeeper: no state in %s", g.home())
+	}
+	return s.Process, true, nil
+}
+
 // Install makes Gatekeeper serve admission for the cluster: CRDs and
 // namespace, certificates, the webhook process, and webhook configurations
 // with failurePolicy Fail. A running install of the same version and flags is
@@ -742,6 +758,12 @@ func (g *Gatekeeper) Uninstall(ctx context.Context) error {
 // and removes its files, without talking to the API server. It is what
 // `harness down` uses, since the cluster goes away with it.
 func Teardown(dir string) error {
+	// The process was started with an absolute --cert-dir, the marker it is
+	// found by: a relative dir would find nothing and report success.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("gatekeeper teardown: %w", err)
+	}
 	g := &Gatekeeper{opts: Options{Dir: dir}}
 	var errs []error
 	// An unreadable state must not make the install unremovable: the

@@ -53,7 +53,7 @@ func Up(ctx context.Context, o UpOptions) (*Governed, error) {
 	tools := &cluster.Tools{Root: o.Root}
 	if current, err := cluster.CurrentProvider(o.Dir); err != nil {
 		return nil, fmt.Errorf("%w: run `harness down` first", err)
-	} else if current != "" && o.Provider != "" && current != o.Provider {
+	} else if current != "" && current != cmp.Or(o.Provider, "local") {
 		return nil, fmt.Errorf("a %s cluster is recorded in %s: run `harness down` first", current, o.Dir)
 	}
 	p, err := cluster.New(o.Provider, cluster.Options{Dir: o.Dir, KubeVersion: o.KubeVersion, NodeImages: o.NodeImages, Tools: tools, Log: o.Log})

@@ -3,9 +3,13 @@ package gatekeeper
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/edgetrace/edgetrace/harness/cluster/proc"
 )
 
 // TestDownWithNothingRunning covers `harness down` twice in a row, or after a
@@ -82,5 +86,49 @@ func TestUpAndDownTakeTurns(t *testing.T) {
 	unlock()
 	if err := Down(context.Background(), dir, t.TempDir(), nil); err != nil {
 		t.Errorf("down after unlock: %v", err)
+	}
+}
+
+// TestDownWithARelativeDir: a webhook process left unrecorded (a crash
+// before the state write) is found by its absolute --cert-dir even when
+// down is given the state directory as a relative path.
+func TestDownWithARelativeDir(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "state")
+	marker := filepath.Join(dir, "gatekeeper", "certs")
+	h, err := proc.Start("fake-gatekeeper", exec.Command("sh", "-c", "sleep 60; :", "sh", "--cert-dir="+marker), filepath.Join(parent, "fake.log"), marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Stop(time.Second) })
+	if !h.Alive() {
+		t.Fatal("the fake webhook process is not running")
+	}
+	t.Chdir(parent)
+	if err := Down(context.Background(), "state", t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if h.Alive() {
+		t.Error("the webhook process is still running after down")
+	}
+}
+
+// TestUpKeepsToTheRecordedProvider: up without a provider means the local
+// one, so over a recorded kind cluster it is refused rather than taken as
+// leave to replace the state and orphan that cluster.
+func TestUpKeepsToTheRecordedProvider(t *testing.T) {
+	dir := t.TempDir()
+	state := `{"provider":"kind","kubeVersion":"v1.36.3","nodeImage":"kindest/node:v1.36.3","complete":true}`
+	if err := os.WriteFile(filepath.Join(dir, "cluster.json"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, provider := range []string{"", "local"} {
+		_, err := Up(context.Background(), UpOptions{Dir: dir, Root: t.TempDir(), Provider: provider})
+		if err == nil || !strings.Contains(err.Error(), "a kind cluster is recorded") {
+			t.Errorf("up --provider=%q over a kind cluster: %v, want it refused", provider, err)
+		}
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, "cluster.json")); string(raw) != state {
+		t.Errorf("cluster.json changed to %s", raw)
 	}
 }

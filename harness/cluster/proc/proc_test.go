@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -90,3 +91,40 @@ func TestFindByMarkerIgnoresMentions(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUTimeCountsWork(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	// A loop of shell builtins (no forks: a child's CPU is not its
+	// parent's), then a sleep, so two readings after the loop must agree.
+	cmd := exec.Command("sh", "-c", `i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; touch "$0.done"; sleep 60`, filepath.Join(dir, "spin"), "--data-dir="+marker)
+	h, err := Start("spinner", cmd, filepath.Join(dir, "spinner.log"), marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Stop(time.Second) })
+	for deadline := time.Now().Add(30 * time.Second); !fileExists(filepath.Join(dir, "spin.done")); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop did not finish in 30s")
+		}
+	}
+	first, err := h.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first < 50*time.Millisecond {
+		t.Errorf("CPU time after 200,000 loop iterations = %s, want at least 50ms", first)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if again, err := h.CPUTime(); err != nil || again-first > 10*time.Millisecond {
+		t.Errorf("CPU time while asleep went %s → %s (err %v), want it unchanged within a tick", first, again, err)
+	}
+	if err := h.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CPUTime(); err == nil {
+		t.Error("CPU time of a stopped process: no error")
+	}
+}
+
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
