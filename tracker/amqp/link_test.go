@@ -53,3 +53,20 @@ func TestKeepUpBacksOffFromSessionsThatFailAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestBackoffStaysWithinItsCap: sync_interval is documented as the longest
+// wait between reconnects, jitter included.
+func TestBackoffStaysWithinItsCap(t *testing.T) {
+	const limit = 10 * time.Second
+	b := backoff{max: limit}
+	var longest time.Duration
+	for range 10_000 {
+		longest = max(longest, b.next())
+	}
+	if longest > limit {
+		t.Errorf("longest wait %s, above the cap %s", longest, limit)
+	}
+	if longest < limit*3/4 {
+		t.Errorf("longest wait %s: the backoff never grew to near its cap %s", longest, limit)
+	}
+}

@@ -125,8 +125,9 @@ func (b *backoff) next() time.Duration {
 	} else {
 		b.cur = min(2*b.cur, b.max)
 	}
-	// ±25 % jitter.
-	return b.cur*3/4 + rand.N(b.cur/2+1)
+	// ±25 % jitter, but never past the cap, which the configuration
+	// documents as the longest wait.
+	return min(b.cur*3/4+rand.N(b.cur/2+1), b.max)
 }
 
 func (b *backoff) reset() { b.cur = 0 }

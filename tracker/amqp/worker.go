@@ -253,7 +253,7 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 	defer stopDrain()
 	inflight := make(chan inflightMsg, w.o.MaxInFlight)
 	confirmDone := make(chan error, 1)
-	go func() { confirmDone <- w.confirmLoop(drain, inflight, returns) }()
+	go func() { confirmDone <- w.confirmLoop(drain, inflight, returns, ch.IsClosed) }()
 	fail := func(err error) (bool, error) {
 		close(inflight)
 		stopDrain()
@@ -383,7 +383,11 @@ func (w *Worker) watchBlocked(blocked <-chan amqp091.Blocking) {
 // confirmLoop waits for confirms in publish order and marks confirmed
 // records sent, in batches. It stops at the first nack, return or error:
 // everything after it is published again by the next session.
-func (w *Worker) confirmLoop(ctx context.Context, inflight <-chan inflightMsg, returns <-chan amqp091.Return) error {
+//
+// closed reports whether the channel has shut down: amqp091-go settles
+// every confirm still pending then as not acked, which is a lost session,
+// not the broker refusing a message, and is counted as such.
+func (w *Worker) confirmLoop(ctx context.Context, inflight <-chan inflightMsg, returns <-chan amqp091.Return, closed func() bool) error {
 	const flushEvery = 500
 	acked := make([]int64, 0, flushEvery)
 	flush := func() error {
@@ -423,6 +427,9 @@ func (w *Worker) confirmLoop(ctx context.Context, inflight <-chan inflightMsg, r
 		default:
 		}
 		if !ok {
+			if closed() {
+				return errors.Join(fmt.Errorf("channel closed with publishes unconfirmed (outbox record %d and after)", m.seq), flush())
+			}
 			w.m.nacked.Inc()
 			return errors.Join(errors.New("broker nacked a publish"), flush())
 		}
