@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	trackeramqp "github.com/edgetrace/edgetrace/tracker/amqp"
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
 // config is everything serve needs, validated.
@@ -168,10 +170,33 @@ environment (as in the supply-chain-config ConfigMap and the Deployment):
 }
 
 func checkListen(addr string) error {
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil && port != "" {
+		_, err = net.LookupPort("tcp", port) // a number in range, or a service name
+	}
+	if err != nil || port == "" {
 		return fmt.Errorf("--listen (TRACKER_LISTEN) %q: want host:port, such as :8080 or 127.0.0.1:8080", addr)
 	}
 	return nil
+}
+
+// listen and openStore name the setting behind what start-up could not
+// use, as configuration errors do: a host that does not resolve or a port
+// in use, a database directory that does not exist.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen (TRACKER_LISTEN) %q: %w", addr, err)
+	}
+	return ln, nil
+}
+
+func openStore(ctx context.Context, o sqlite.Options) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("--db (TRACKER_DB) %q: %w", o.Path, err)
+	}
+	return st, nil
 }
 
 // checkBrokerURL accepts no URL (sync has nowhere to go; /healthz says so)

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -31,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`cache_enabled="maybe"`, `sync_enabled="2"`, `TRACKER_MAX_BODY="lots"`}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: []string{`"extra"`}},
 		{name: "listen address without port", env: map[string]string{"TRACKER_LISTEN": "notaport"}, wantErr: []string{`TRACKER_LISTEN) "notaport"`}},
+		{name: "listen port out of range", env: map[string]string{"TRACKER_LISTEN": "127.0.0.1:99999"}, wantErr: []string{`TRACKER_LISTEN) "127.0.0.1:99999"`}},
 		{name: "broker message limit", env: map[string]string{"TRACKER_AMQP_MAX_MESSAGE": "1000"}, wantErr: []string{`--amqp-max-message=1000`}},
 		{name: "synced events fit a message", env: map[string]string{"sync_enabled": "true", "TRACKER_AMQP_MAX_MESSAGE": "1048576"},
 			check: func(c config) bool { return c.maxSyncedEvent() == 1048576-syncHeaderRoom }},
@@ -104,5 +109,18 @@ func checkConfigError(t *testing.T, err error, want []string) {
 	}
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %q shows the broker password", err)
+	}
+}
+
+// TestStartupErrorsNameTheSetting: what only start-up can find out (a host
+// that does not resolve, a database directory that is missing) is
+// reported against the flag and variable that set it.
+func TestStartupErrorsNameTheSetting(t *testing.T) {
+	if _, err := listen("256.1.1.1:80"); err == nil || !strings.Contains(err.Error(), `--listen (TRACKER_LISTEN) "256.1.1.1:80"`) {
+		t.Errorf("listen on an unresolvable host: %v", err)
+	}
+	db := filepath.Join(t.TempDir(), "missing", "t.db")
+	if _, err := openStore(context.Background(), sqlite.Options{Path: db}); err == nil || !strings.Contains(err.Error(), `--db (TRACKER_DB) "`+db+`"`) {
+		t.Errorf("store in a missing directory: %v", err)
 	}
 }

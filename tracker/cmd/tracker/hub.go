@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -90,13 +89,13 @@ func hub(args []string, getenv func(string) string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	gen := new(cache.Generation)
 	// The hub forwards nothing, so its store keeps no outbox.
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: gen.Bump, NoOutbox: true})
+	store, err := openStore(ctx, sqlite.Options{Path: cfg.DB, OnCommit: gen.Bump, NoOutbox: true})
 	if err != nil {
 		ln.Close()
 		return err

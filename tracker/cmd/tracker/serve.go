@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,9 +37,9 @@ func serve(args []string, getenv func(string) string) error {
 
 	// Listen before opening the store: a port clash should fail fast and
 	// leave the database untouched.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 
 	gen := new(cache.Generation)
@@ -53,7 +52,7 @@ func serve(args []string, getenv func(string) string) error {
 			w.Notify()
 		}
 	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.DB, OnCommit: onCommit})
+	store, err := openStore(ctx, sqlite.Options{Path: cfg.DB, OnCommit: onCommit})
 	if err != nil {
 		ln.Close()
 		return err
