@@ -56,14 +56,21 @@ func checkBatch(events []*tracker.Event) error {
 		return tracker.Errorf(tracker.EINVALID, "no events to capture")
 	}
 	seen := make(map[string]*tracker.Event, len(events))
+	var conflicts []tracker.FieldError
 	for _, ev := range events {
 		k := ev.DedupeKey()
-		if prev, ok := seen[k]; ok && prev.ContentHash != ev.ContentHash {
-			return &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID repeated with different content",
-				Fields: []tracker.FieldError{{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
-					Detail: "already used by " + ptrOrRoot(prev.Pointer) + " in this request with different content"}}}
+		prev, ok := seen[k]
+		if !ok {
+			seen[k] = ev
+			continue
 		}
-		seen[k] = ev
+		if prev.ContentHash != ev.ContentHash {
+			conflicts = append(conflicts, tracker.FieldError{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
+				Detail: "already used by " + ptrOrRoot(prev.Pointer) + " in this request with different content"})
+		}
+	}
+	if len(conflicts) > 0 {
+		return &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID repeated with different content", Fields: conflicts}
 	}
 	return nil
 }

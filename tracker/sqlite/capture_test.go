@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -215,13 +216,15 @@ func TestCaptureDocumentsAsSingleEvents(t *testing.T) {
 }
 
 // TestCaptureConflictRollsBackRequest: a conflict anywhere in a document
-// stores nothing of it and names the event that conflicts.
+// stores nothing of it and names every event that conflicts.
 func TestCaptureConflictRollsBackRequest(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, "t.db")
 	const t0 = "2026-02-01T00:00:00Z"
 	epcs := func(e string) string { return fmt.Sprintf(`"epcList":[%q]`, e) }
-	first, err := tracker.DecodeDocument(document(event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteA, epcs(item1))))
+	first, err := tracker.DecodeDocument(document(
+		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)),
+		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteA, epcs(item2))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,17 +235,14 @@ func TestCaptureConflictRollsBackRequest(t *testing.T) {
 	evs, err := tracker.DecodeDocument(document(
 		event("urn:uuid:c2", "ObjectEvent", "ADD", t0, siteB, epcs(item2)),
 		event("urn:uuid:c3", "AggregationEvent", "ADD", t0, siteB, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case1, item1)),
-		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)), // stored with siteA
+		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)),     // stored with siteA
+		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteB, epcs(item2)), // likewise
 	))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Capture(ctx, evs)
-	var terr *tracker.Error
-	if tracker.ErrorCode(err) != tracker.ECONFLICT || !errors.As(err, &terr) || len(terr.Fields) != 1 ||
-		terr.Fields[0].Pointer != "/epcisBody/eventList/2/eventID" {
-		t.Fatalf("capture = %v, want ECONFLICT at /epcisBody/eventList/2/eventID", err)
-	}
+	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID")
 	if after := dumpStore(t, s); after != before {
 		t.Fatalf("a refused request changed the store:\n%s\n\nwas:\n%s", after, before)
 	}
@@ -250,6 +250,43 @@ func TestCaptureConflictRollsBackRequest(t *testing.T) {
 	job, err := s.Capture(ctx, evs[:2])
 	if err != nil || job.StoredCount != 2 {
 		t.Fatalf("capture = %+v, %v; want 2 stored", job, err)
+	}
+}
+
+// TestCaptureConflictWithinRequest: an eventID repeated with other content
+// in one request is refused, each repeat named against the first.
+func TestCaptureConflictWithinRequest(t *testing.T) {
+	s := openTestStore(t, "t.db")
+	const t0 = "2026-02-01T00:00:00Z"
+	evs, err := tracker.DecodeDocument(document(
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item1)),
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item1)), // the same: fine
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteB, fmt.Sprintf(`"epcList":[%q]`, item1)),
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item2)),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Capture(context.Background(), evs)
+	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID")
+	var n int
+	if err := s.QueryRowForTest(`SELECT count(*) FROM events`, &n); err != nil || n != 0 {
+		t.Errorf("%d events stored from a refused request (%v)", n, err)
+	}
+}
+
+func wantConflicts(t *testing.T, err error, pointers ...string) {
+	t.Helper()
+	var terr *tracker.Error
+	if tracker.ErrorCode(err) != tracker.ECONFLICT || !errors.As(err, &terr) {
+		t.Fatalf("capture = %v, want ECONFLICT", err)
+	}
+	var got []string
+	for _, f := range terr.Fields {
+		got = append(got, f.Pointer)
+	}
+	if !slices.Equal(got, pointers) {
+		t.Errorf("conflicts named at %q, want %q", got, pointers)
 	}
 }
 

@@ -203,20 +203,23 @@ func (w *txWriter) storedHashes(events []*tracker.Event) (map[storedKey]string, 
 func freshEvents(events []*tracker.Event, stored map[storedKey]string) ([]*tracker.Event, error) {
 	fresh := make([]*tracker.Event, 0, len(events))
 	seen := make(map[storedKey]bool, len(events))
+	var conflicts []tracker.FieldError // every one, so a client fixes them in one round
 	for _, ev := range events {
 		k := keyOf(ev)
 		if hash, ok := stored[k]; ok {
-			if hash == ev.ContentHash {
-				continue
+			if hash != ev.ContentHash {
+				conflicts = append(conflicts, tracker.FieldError{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
+					Detail: "an event with this eventID and different content is already stored; resend it unchanged or use a new eventID"})
 			}
-			return nil, &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID already stored with different content",
-				Fields: []tracker.FieldError{{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
-					Detail: "an event with this eventID and different content is already stored; resend it unchanged or use a new eventID"}}}
+			continue
 		}
 		if !seen[k] {
 			seen[k] = true
 			fresh = append(fresh, ev)
 		}
+	}
+	if len(conflicts) > 0 {
+		return nil, &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID already stored with different content", Fields: conflicts}
 	}
 	return fresh, nil
 }
