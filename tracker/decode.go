@@ -77,14 +77,25 @@ type wireEvent struct {
 
 // problems collects field errors up to maxFieldErrors and counts the rest.
 type problems struct {
-	list []FieldError
-	more int // found past maxFieldErrors
+	list  []FieldError
+	more  int      // found past maxFieldErrors
+	muted []string // pointers already reported, with everything below them
 }
 
 // count is every problem found, listed or not.
 func (p *problems) count() int { return len(p.list) + p.more }
 
+// mute drops later problems at or below the pointers: members already
+// named as being of the wrong type, and taken out before the rest of their
+// object is checked.
+func (p *problems) mute(pointers ...string) { p.muted = append(p.muted, pointers...) }
+
 func (p *problems) add(pointer, value, format string, args ...any) {
+	for _, m := range p.muted {
+		if pointer == m || strings.HasPrefix(pointer, m+"/") {
+			return
+		}
+	}
 	if len(p.list) >= maxFieldErrors {
 		p.more++
 		return
@@ -116,22 +127,14 @@ func DecodeDocument(body []byte) ([]*Event, error) {
 	}
 	var doc wireDocument
 	if err := json.Unmarshal(body, &doc); err != nil {
-		if !typeProblems[wireDocument](body, "", err, &p) {
+		rest, ok := typeProblems[wireDocument](body, "", err, &p)
+		// Afresh: a failed decode leaves members half set.
+		if doc = (wireDocument{}); !ok || json.Unmarshal(rest, &doc) != nil {
 			return nil, p.err("invalid EPCIS document")
 		}
-		// A member of the wrong type: name every one, and still check the
-		// events if the list itself could be read.
-		var events struct {
-			EPCISBody struct {
-				EventList []json.RawMessage `json:"eventList"`
-			} `json:"epcisBody"`
-		}
-		if json.Unmarshal(body, &events) == nil {
-			for i, raw := range events.EPCISBody.EventList {
-				decodeEvent(raw, "/epcisBody/eventList/"+strconv.Itoa(i), &p)
-			}
-		}
-		return nil, p.err("invalid EPCIS document")
+		// The members of the wrong type are named and taken out; the rest
+		// is checked below, events included, so that one answer names
+		// every problem.
 	}
 	switch {
 	case doc.Type == nil:
@@ -187,11 +190,15 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 		return nil
 	}
 	var w wireEvent
-	if err := json.Unmarshal(raw, &w); err != nil {
-		typeProblems[wireEvent](raw, ptr, err, p)
-		return nil
-	}
 	before := p.count()
+	if err := json.Unmarshal(raw, &w); err != nil {
+		// As in DecodeDocument: name the members of the wrong type, then
+		// check the others.
+		rest, ok := typeProblems[wireEvent](raw, ptr, err, p)
+		if w = (wireEvent{}); !ok || json.Unmarshal(rest, &w) != nil {
+			return nil
+		}
+	}
 	ev := &Event{Pointer: ptr}
 
 	switch {
@@ -465,13 +472,16 @@ func isScheme(s string) bool {
 // T. For a member of the wrong type encoding/json names only the first, by
 // its kind ("number"), and stops; this decodes the members one by one to
 // name each bad one, or each bad element of an array, with the value sent.
-// It reports whether err was such a type error. Only failed decodes pay.
-func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems) bool {
+// When err was such a type error it returns raw without the bad members,
+// for the caller to check the rest, and mutes further problems at those
+// members (a "required" for one taken out would repeat what was said); ok
+// is false for any other error. Only failed decodes pay.
+func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems) (rest json.RawMessage, ok bool) {
 	var te *json.UnmarshalTypeError
 	var members map[string]json.RawMessage
 	if !errors.As(err, &te) || json.Unmarshal(raw, &members) != nil {
 		jsonProblem(p, ptr, err)
-		return false
+		return nil, false
 	}
 	keys := make([]string, 0, len(members))
 	for k := range members {
@@ -496,6 +506,7 @@ func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems
 		}
 		return ""
 	}
+	var muted []string
 	for _, k := range keys {
 		v := members[k]
 		te := probe(k, v)
@@ -503,6 +514,8 @@ func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems
 			continue
 		}
 		kp := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+		delete(members, k)
+		muted = append(muted, kp)
 		var elems []json.RawMessage
 		if json.Unmarshal(v, &elems) == nil && len(elems) > 0 {
 			for i, el := range elems {
@@ -516,7 +529,9 @@ func typeProblems[T any](raw json.RawMessage, ptr string, err error, p *problems
 		sub := where(k, te)
 		p.add(kp+sub, valueAt(v, sub), "must be a JSON %s", jsonKind(te.Type.Kind().String()))
 	}
-	return true
+	p.mute(muted...)
+	rest, _ = json.Marshal(members)
+	return rest, true
 }
 
 // valueAt returns, abbreviated, the value at the pointer sub (object members

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -121,6 +122,26 @@ func TestEveryMemberOfTheWrongTypeIsNamed(t *testing.T) {
 	}
 	if len(got) != 5 {
 		t.Errorf("%d problems, want 5: %v", len(got), got)
+	}
+}
+
+// TestWrongTypesHideNothingElse: beside members of the wrong type, the
+// other invalid values of the same document and event are named too, and
+// a member taken out for its type is not also called missing.
+func TestWrongTypesHideNothingElse(t *testing.T) {
+	body := `{"type":"NotADoc","schemaVersion":2.0,"epcisBody":{"eventList":[` +
+		`{"type":"ObjectEvent","eventTime":"nope","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":"x",` +
+		`"quantityList":[{"epcClass":"urn:a:c","quantity":"5"}]}]}}`
+	_, err := tracker.DecodeDocument([]byte(body))
+	got := map[string]string{}
+	for _, f := range tracker.ErrorFields(err) {
+		got[f.Pointer] = f.Value
+	}
+	const ev = "/epcisBody/eventList/0"
+	want := map[string]string{"/type": "NotADoc", "/schemaVersion": "2.0", ev + "/eventTime": "nope", ev + "/epcList": `"x"`,
+		ev + "/quantityList/0/quantity": `"5"`}
+	if !maps.Equal(got, want) {
+		t.Errorf("problems %v, want %v", got, want)
 	}
 }
 
