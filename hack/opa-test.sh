@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Rego unit tests under policies/ and fails unless they cover 100 % of the
-# non-test Rego (meta.yaml files are template metadata, not data). OPA defaults to bin/opa; set OPA to test with another build (e.g. 0.60).
+# non-test Rego (meta.yaml files are template metadata, not data). OPA defaults to
+# the pinned v1.17.1 build (made by hack/tools.sh if missing); set OPA to test with
+# another build (e.g. OPA=$(hack/tools.sh opa v0.60.0)).
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-OPA="${OPA:-bin/opa}"
+OPA="${OPA:-$(hack/tools.sh opa v1.17.1)}"
 report="$(mktemp)"
 trap 'rm -f "${report}"' EXIT
 
