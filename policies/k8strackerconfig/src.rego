@@ -96,10 +96,17 @@ _from(e) if {
 	object.get(e, "valueFrom", null) != null
 }
 
+# An optional reference does not count: when the ConfigMap or its key is missing the
+# kubelet skips it, leaving the variable to whatever else sets it (an envFrom Secret).
 _ref(e) := ref if {
 	ref := e.valueFrom.configMapKeyRef
 	ref.name == _config_map_name
+	object.get(ref, "optional", false) != true
 }
+
+_ref_note(e) := " (an optional reference does not count)" if e.valueFrom.configMapKeyRef.optional == true
+
+_ref_note(e) := "" if not e.valueFrom.configMapKeyRef.optional == true
 
 _env_problem(e) := sprintf("<%v>", [_literal(e)]) if {
 	e.name in _boolean_names
@@ -107,7 +114,7 @@ _env_problem(e) := sprintf("<%v>", [_literal(e)]) if {
 	not _literal(e) in _booleans
 }
 
-_env_problem(e) := sprintf("comes from outside the boolean keys of ConfigMap <%v>", [_config_map_name]) if {
+_env_problem(e) := sprintf("comes from outside the boolean keys of ConfigMap <%v>%v", [_config_map_name, _ref_note(e)]) if {
 	e.name in _boolean_names
 	_from(e)
 	not _from_boolean_key(e)
@@ -127,7 +134,7 @@ _env_problem(e) := sprintf("comes from outside key <%v> of ConfigMap <%v>", [d.k
 	_ref(e).key != d.key
 }
 
-_env_problem(e) := sprintf("comes from outside key <%v> of ConfigMap <%v>", [d.key, _config_map_name]) if {
+_env_problem(e) := sprintf("comes from outside key <%v> of ConfigMap <%v>%v", [d.key, _config_map_name, _ref_note(e)]) if {
 	some d in _durations_named(e.name)
 	_from(e)
 	not _ref(e)
@@ -139,7 +146,7 @@ _durations_named(name) := [d | some d in _duration_keys; d.key == name] if not n
 
 _within(value, d) if not _outside(_duration_ns(value), d)
 
-_hint(name) := " or list that ConfigMap last in envFrom" if name in _known
+_hint(name) := " or list that ConfigMap last in envFrom, not optional" if name in _known
 
 _hint(name) := "" if not name in _known
 
@@ -154,7 +161,7 @@ _sets_env(c, name) if {
 
 _unvalidated_env_from(c) if {
 	some f in object.get(c, "envFrom", [])
-	not _validated_source(f)
+	not _named_source(f)
 }
 
 # The ConfigMap rules make the validated ConfigMap hold every known key, so listed last
@@ -166,11 +173,19 @@ _overridden(c, name) if {
 	_validated_source(sources[count(sources) - 1])
 }
 
-_validated_source(f) if {
+# The named ConfigMap as an envFrom source; validated only if not optional, since an
+# optional one that is missing (a new namespace, or deleted: DELETE is not judged)
+# sets nothing and so overrides nothing.
+_named_source(f) if {
 	_config_map_name != ""
 	object.get(f, ["configMapRef", "name"], null) == _config_map_name
 	object.get(f, "secretRef", null) == null
 	object.get(f, "prefix", null) in {null, ""}
+}
+
+_validated_source(f) if {
+	_named_source(f)
+	object.get(f, ["configMapRef", "optional"], false) != true
 }
 
 _subject := review.subject(input.review.object)

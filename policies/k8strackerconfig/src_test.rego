@@ -99,7 +99,7 @@ test_tracking_enabled_from_env_from if {
 		{"name": "b", "envFrom": [{"configMapRef": {"name": "supply-chain-config"}}, {"prefix": "TRACKING_", "secretRef": {"name": "s"}}, {"configMapRef": {"name": "other"}}]},
 		{"name": "c", "env": [{"name": "TRACKING_ENABLED", "value": "false"}], "envFrom": [{"configMapRef": {"name": "other"}}, {"configMapRef": {"name": "supply-chain-config"}}]},
 	]}}
-	_msgs(pod) == {"Pod <tracker> sets tracker settings through env that the ConfigMap rules do not allow: container <b> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env; container <b> env <sync_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <cache_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <sync_interval> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom; container <b> env <cache_ttl> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom"}
+	_msgs(pod) == {"Pod <tracker> sets tracker settings through env that the ConfigMap rules do not allow: container <b> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env; container <b> env <sync_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; container <b> env <cache_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; container <b> env <sync_interval> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; container <b> env <cache_ttl> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional"}
 }
 
 # The tracker reads its ConfigMap's keys from env too, so env must not set them to what
@@ -142,4 +142,44 @@ test_config_map_listed_last_overrides if {
 test_delete_is_never_judged if {
 	v := k8strackerconfig.violation with input as {"review": {"operation": "DELETE", "object": _cm({})}, "parameters": _params}
 	count(v) == 0
+}
+
+# An optional reference to the ConfigMap sets nothing when the ConfigMap or key is
+# missing (a new namespace, or after a DELETE, which is never judged), so it neither
+# overrides another envFrom source nor counts as the validated value.
+test_optional_references_do_not_count if {
+	secret_then_optional := [{"secretRef": {"name": "overrides"}}, {"configMapRef": {"name": "supply-chain-config", "optional": true}}]
+	pod := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{
+		"name": "t",
+		"env": [{"name": "TRACKING_ENABLED", "value": "true"}],
+		"envFrom": secret_then_optional,
+	}]}}
+	_msgs(pod) == {concat("", [
+		"Pod <t> sets tracker settings through env that the ConfigMap rules do not allow: ",
+		"container <t> env <sync_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; ",
+		"container <t> env <cache_enabled> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; ",
+		"container <t> env <sync_interval> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional; ",
+		"container <t> env <cache_ttl> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env or list that ConfigMap last in envFrom, not optional",
+	])}
+
+	# On its own, or explicitly not optional and last, it is fine.
+	alone := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "envFrom": [{"configMapRef": {"name": "supply-chain-config", "optional": true}}]}]}}
+	_msgs(alone) == set()
+	required_last := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "envFrom": [
+		{"secretRef": {"name": "overrides"}},
+		{"configMapRef": {"name": "supply-chain-config", "optional": false}},
+	]}]}}
+	_msgs(required_last) == {"Pod <t> sets tracker settings through env that the ConfigMap rules do not allow: container <t> env <TRACKING_ENABLED> may come from an envFrom source other than ConfigMap <supply-chain-config>; set it in env"}
+
+	keys := {"kind": "Pod", "metadata": {"name": "t"}, "spec": {"containers": [{"name": "t", "env": [
+		{"name": "TRACKING_ENABLED", "value": "true"},
+		{"name": "sync_enabled", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_enabled", "optional": true}}},
+		{"name": "cache_ttl", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "cache_ttl", "optional": true}}},
+		{"name": "sync_interval", "valueFrom": {"configMapKeyRef": {"name": "supply-chain-config", "key": "sync_interval", "optional": false}}},
+	]}]}}
+	_msgs(keys) == {concat("", [
+		"Pod <t> sets tracker settings through env that the ConfigMap rules do not allow: ",
+		"container <t> env <sync_enabled> comes from outside the boolean keys of ConfigMap <supply-chain-config> (an optional reference does not count); ",
+		"container <t> env <cache_ttl> comes from outside key <cache_ttl> of ConfigMap <supply-chain-config> (an optional reference does not count)",
+	])}
 }
