@@ -136,12 +136,27 @@ _unconfined_annotations := [sprintf("annotation <%v> <unconfined>", [key]) |
 ]
 
 # A Job's pods run to completion (restartPolicy OnFailure or Never): nothing to probe.
+# A container's own restartPolicy, or restart rules, override the pod's (Kubernetes
+# 1.34+), so a container that restarts is long-running whatever its pod says.
 _offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) |
-	object.get(_spec, "restartPolicy", "Always") == "Always"
 	some probe in ["readinessProbe", "livenessProbe"]
 	some c in object.get(_spec, "containers", [])
+	_long_running(c)
 	object.get(c, probe, null) == null
 ]
+
+_long_running(c) if _restart_policy(object.get(c, "restartPolicy", null), _restart_policy(object.get(_spec, "restartPolicy", null), "Always")) == "Always"
+
+_long_running(c) if {
+	rules := object.get(c, "restartPolicyRules", null)
+	is_array(rules)
+	count(rules) > 0
+}
+
+# The API server defaults an empty or absent restartPolicy.
+_restart_policy(p, default_policy) := p if not p in {null, ""}
+
+_restart_policy(p, default_policy) := default_policy if p in {null, ""}
 
 # The container's own setting wins; the pod's applies where the container sets none.
 _non_root(c) if _sc(c, "runAsNonRoot") == true

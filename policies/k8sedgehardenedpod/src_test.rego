@@ -68,7 +68,30 @@ test_job_pods_need_no_probes if {
 	every policy in ["OnFailure", "Never"] {
 		_msgs({"containers": [bare], "restartPolicy": policy}) == set()
 	}
-	count(_msgs({"containers": [bare], "restartPolicy": "Always"})) == 1
+	every policy in ["Always", "", null] {
+		count(_msgs({"containers": [bare], "restartPolicy": policy})) == 1
+	}
+}
+
+# A container's own restart policy or rules (Kubernetes 1.34+) make it restart in a
+# pod that would not: it is long-running and needs its probes.
+test_containers_that_restart_need_probes if {
+	bare := {"name": "bare", "securityContext": _hardened}
+	restarts := [
+		object.union(bare, {"restartPolicy": "Always"}),
+		object.union(bare, {"restartPolicy": "Never", "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [255]}}]}),
+	]
+	every c in restarts {
+		_msgs({"containers": [c], "restartPolicy": "Never"}) == {"Pod <tracker> must give every regular container of a long-running pod (restartPolicy Always) readiness and liveness probes: container <bare> has no <readinessProbe>; container <bare> has no <livenessProbe>"}
+	}
+	stops := [
+		object.union(bare, {"restartPolicy": "OnFailure"}),
+		object.union(bare, {"restartPolicy": "Never", "restartPolicyRules": []}),
+		object.union(bare, {"restartPolicy": "", "restartPolicyRules": null}),
+	]
+	every c in stops {
+		_msgs({"containers": [c], "restartPolicy": "Never"}) == set()
+	}
 }
 
 test_volume_types if {
