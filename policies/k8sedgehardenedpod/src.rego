@@ -154,7 +154,7 @@ _long_running(c) if {
 }
 
 # The API server defaults an empty or absent restartPolicy.
-_restart_policy(p, default_policy) := p if not p in {null, ""}
+_restart_policy(p, _) := p if not p in {null, ""}
 
 _restart_policy(p, default_policy) := default_policy if p in {null, ""}
 
