@@ -49,7 +49,15 @@ _spec := object.get(input.review.object, "spec", {})
 
 _selector := object.get(_spec, "nodeSelector", {})
 
-_terms := object.get(_spec, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])
+# null (or anything but a list) holds no terms, as in the CEL source.
+_terms := t if {
+	t := object.get(_spec, _terms_path, [])
+	is_array(t)
+}
+
+_terms := [] if not is_array(object.get(_spec, _terms_path, []))
+
+_terms_path := ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]
 
 _selector_matches if {
 	every k, v in _required {

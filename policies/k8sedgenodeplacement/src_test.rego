@@ -41,6 +41,9 @@ test_unconfined_pods if {
 	_msgs({"nodeSelector": {"node-type": "Edge", "zone": "a"}}) == {sprintf(want, ["node-type=Edge, zone=a"])}
 	_msgs({"nodeSelector": {"node-type": "edge"}, "affinity": {"nodeAffinity": {}}}) == set()
 	_msgs({"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}) == {sprintf(want, [""])}
+
+	# A null list of terms holds none: it must not leave the pod unjudged.
+	_msgs({"affinity": _affinity(null)}) == {sprintf(want, [""])}
 }
 
 test_affinity_terms_that_escape if {
