@@ -124,10 +124,18 @@ fi
 # a write (a PRELOADED rerun with fixed seeds measured that, at 32-41k
 # events/s). Their EPCs repeat the preload's, so they move existing items
 # rather than add new ones.
+# The writer's busy time (tracker_store_writer_busy_seconds_total) over each
+# run says whether the one writer connection was the bound: busy near 100 %,
+# its µs per event set the most events per second the store can take.
+writer_busy() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^tracker_store_writer_busy_seconds_total /{print $2}'; }
 start_tracker
 for inflight in 16 32; do
   echo "== capture on the preloaded store: $CAPTURE_EVENTS new events as 100-event documents, flat out, $inflight in flight"
+  busy0=$(writer_busy) t0=$(date +%s.%N)
   "$H" load --url "http://127.0.0.1:$PORT" --scenario capture --events "$CAPTURE_EVENTS" --duration 0 --workers "$inflight" --seed $(($(date +%s) * 100 + inflight))
+  busy1=$(writer_busy) t1=$(date +%s.%N)
+  awk -v b0="$busy0" -v b1="$busy1" -v t0="$t0" -v t1="$t1" -v n="$CAPTURE_EVENTS" 'BEGIN {
+    printf "writer busy %.0f%% of the run, %.1f µs per event (at most %.0f events/s from this writer)\n", 100 * (b1 - b0) / (t1 - t0), 1e6 * (b1 - b0) / n, n / (b1 - b0) }'
 done
 stop_tracker
 echo "store on disk: $(du -sh "$WORK"/bench.db* | awk '{print $1}' | paste -sd+)"

@@ -42,6 +42,12 @@ func newMetrics(reg prometheus.Registerer, o Options) *metrics {
 			Name: "tracker_store_size_bytes", Help: "Database file plus WAL size on disk.",
 		}, func() float64 { return float64(o.StoreSize()) }))
 	}
+	if o.WriterBusy != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tracker_store_writer_busy_seconds_total",
+			Help: "Time the store's single writer spent committing captures; its rate near 1 means captures queue for it.",
+		}, func() float64 { return o.WriterBusy().Seconds() }))
+	}
 	if o.CacheStats != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tracker_cache_hits_total", Help: "Tracking lookups answered from the cache.",

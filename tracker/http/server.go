@@ -48,6 +48,7 @@ type Options struct {
 	Registry *prometheus.Registry
 	// StoreSize and CacheStats, when set, are exported as metrics.
 	StoreSize  func() int64
+	WriterBusy func() time.Duration
 	CacheStats func() (hits, misses uint64)
 	// HealthDetail, when set, is served as JSON under "sync" by /healthz
 	// (the sync worker's or hub consumer's state). It is information only:

@@ -115,8 +115,10 @@ func (s *Store) writeLoop() {
 				break fill
 			}
 		}
+		t0 := time.Now()
 		s.commit(batch)
 		s.rewindWAL()
+		s.writerBusy.Add(int64(time.Since(t0)))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -71,6 +72,8 @@ type Store struct {
 
 	stmtLocation *sql.Stmt
 	writeStmts   map[string]*sql.Stmt // writeSQL, prepared on the writer connection
+
+	writerBusy atomic.Int64 // nanoseconds the writer spent committing (see WriterBusy)
 }
 
 // driverName registers a driver whose connections set the pragmas that DSN
@@ -327,6 +330,12 @@ func migrationCount() int {
 	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
 	return len(names)
 }
+
+// WriterBusy returns how long the single writer connection has spent
+// committing captures since Open. All captures go through it, so its rate
+// is the store's write utilisation: near 1, captures queue for it and the
+// store takes no more events per second, whatever else the machine has free.
+func (s *Store) WriterBusy() time.Duration { return time.Duration(s.writerBusy.Load()) }
 
 // Size returns the bytes the database occupies on disk (file plus WAL); a
 // stat, not a query, so /metrics stays cheap on a large store.

@@ -107,7 +107,7 @@ func hub(args []string, getenv func(string) string) error {
 	c := cache.New(store, gen, 300*time.Second, 0)
 	api := trackerhttp.New(trackerhttp.Options{
 		Capture: store, Events: store, Tracking: c, TrackingEnabled: true,
-		Ready: store.Ready, Registry: reg, StoreSize: store.Size, CacheStats: c.Stats,
+		Ready: store.Ready, Registry: reg, StoreSize: store.Size, WriterBusy: store.WriterBusy, CacheStats: c.Stats,
 		HealthDetail: func() any { return consumer.State() },
 		Log:          log,
 	})

@@ -104,6 +104,7 @@ func serve(args []string, getenv func(string) string) error {
 		Registry:        reg,
 		HealthDetail:    healthDetail,
 		StoreSize:       store.Size,
+		WriterBusy:      store.WriterBusy,
 		CacheStats:      cacheStats,
 		Log:             log,
 	})

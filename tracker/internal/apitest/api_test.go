@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -418,10 +419,19 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`tracker_http_request_duration_seconds_bucket{code="200",route="GET /epcs/{epc}/location"`,
 		`tracker_captured_events_total{result="stored"} 1`,
 		"tracker_store_size_bytes",
+		"tracker_store_writer_busy_seconds_total",
 		"go_goroutines",
 	} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The writer committed the capture, so it has been busy for a while.
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if v, ok := strings.CutPrefix(line, "tracker_store_writer_busy_seconds_total "); ok {
+			if busy, err := strconv.ParseFloat(v, 64); err != nil || busy <= 0 {
+				t.Errorf("tracker_store_writer_busy_seconds_total = %q after a capture, want > 0", v)
+			}
 		}
 	}
 	// A capture whose client has gone is unavailable, not an internal error.

@@ -57,7 +57,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	srv := trackerhttp.New(trackerhttp.Options{
 		Capture: store, Events: store, Tracking: tracking, CacheStats: stats,
-		TrackingEnabled: !o.trackingOff, Ready: store.Ready, MaxBody: o.maxBody, MaxEvent: o.maxEvent, StoreSize: store.Size,
+		TrackingEnabled: !o.trackingOff, Ready: store.Ready, MaxBody: o.maxBody, MaxEvent: o.maxEvent, StoreSize: store.Size, WriterBusy: store.WriterBusy,
 	})
 	tt, _ := t.(*testing.T)
 	return &env{t: tt, store: store, h: srv.Handler()}
