@@ -92,7 +92,9 @@ func (p *problems) mute(pointers ...string) { p.muted = append(p.muted, pointers
 
 func (p *problems) add(pointer, value, format string, args ...any) {
 	for _, m := range p.muted {
-		if pointer == m || strings.HasPrefix(pointer, m+"/") {
+		// encoding/json matches member names regardless of case, so a
+		// member "Type" taken out stands for "type" too.
+		if len(pointer) >= len(m) && strings.EqualFold(pointer[:len(m)], m) && (len(pointer) == len(m) || pointer[len(m)] == '/') {
 			return
 		}
 	}
@@ -191,6 +193,9 @@ func decodeEvent(raw json.RawMessage, ptr string, p *problems) *Event {
 	}
 	var w wireEvent
 	before := p.count()
+	// Mutes for this event's members end with it: kept for the whole
+	// document, every later problem would scan every earlier event's.
+	defer func(n int) { p.muted = p.muted[:n] }(len(p.muted))
 	if err := json.Unmarshal(raw, &w); err != nil {
 		// As in DecodeDocument: name the members of the wrong type, then
 		// check the others.

@@ -136,8 +136,9 @@ _unconfined_annotations := [sprintf("annotation <%v> <unconfined>", [key]) |
 ]
 
 # A Job's pods run to completion (restartPolicy OnFailure or Never): nothing to probe.
-# A container's own restartPolicy, or restart rules, override the pod's (Kubernetes
-# 1.34+), so a container that restarts is long-running whatever its pod says.
+# A container that restarts by its own restartPolicy Always or its restart rules
+# (Kubernetes 1.34+) is long-running too, whatever its pod says; a container's own
+# OnFailure or Never does not exempt it in a pod that restarts Always.
 _offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) |
 	some probe in ["readinessProbe", "livenessProbe"]
 	some c in object.get(_spec, "containers", [])
@@ -145,18 +146,16 @@ _offenders["probes"] := [sprintf("container <%v> has no <%v>", [c.name, probe]) 
 	object.get(c, probe, null) == null
 ]
 
-_long_running(c) if _restart_policy(object.get(c, "restartPolicy", null), _restart_policy(object.get(_spec, "restartPolicy", null), "Always")) == "Always"
+# The API server defaults an empty or absent restartPolicy to Always.
+_long_running(_) if object.get(_spec, "restartPolicy", null) in {null, "", "Always"}
+
+_long_running(c) if c.restartPolicy == "Always"
 
 _long_running(c) if {
 	rules := object.get(c, "restartPolicyRules", null)
 	is_array(rules)
 	count(rules) > 0
 }
-
-# The API server defaults an empty or absent restartPolicy.
-_restart_policy(p, _) := p if not p in {null, ""}
-
-_restart_policy(p, default_policy) := default_policy if p in {null, ""}
 
 # The container's own setting wins; the pod's applies where the container sets none.
 _non_root(c) if _sc(c, "runAsNonRoot") == true

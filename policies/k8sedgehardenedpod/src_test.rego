@@ -91,6 +91,10 @@ test_containers_that_restart_need_probes if {
 	]
 	every c in stops {
 		_msgs({"containers": [c], "restartPolicy": "Never"}) == set()
+
+		# A container's own policy only adds: in a pod that restarts Always it
+		# still needs its probes.
+		count(_msgs({"containers": [c], "restartPolicy": "Always"})) == 1
 	}
 }
 
