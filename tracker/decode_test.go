@@ -157,4 +157,3 @@ func TestDecodeSaysWhatItDidNotList(t *testing.T) {
 		t.Errorf("%d fields, message %q: want 50 listed and 10 more counted", len(e.Fields), e.Message)
 	}
 }
-
