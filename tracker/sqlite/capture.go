@@ -25,8 +25,8 @@ type captureReq struct {
 // the writer goroutine and returns once the group commit holding it is
 // durable (or failed).
 func (s *Store) Capture(ctx context.Context, events []*tracker.Event) (*tracker.CaptureJob, error) {
-	if err := checkBatch(events); err != nil {
-		return nil, err
+	if len(events) == 0 {
+		return nil, tracker.Errorf(tracker.EINVALID, "no events to capture")
 	}
 	req := &captureReq{ctx: ctx, events: events, done: make(chan struct{})}
 	s.mu.RLock()
@@ -47,32 +47,6 @@ func (s *Store) Capture(ctx context.Context, events []*tracker.Event) (*tracker.
 	// but would make the answer depend on timing; so wait for the outcome.
 	<-req.done
 	return req.job, req.err
-}
-
-// checkBatch rejects a request that repeats an eventID with other content;
-// an exact repeat is kept and deduplicated when stored.
-func checkBatch(events []*tracker.Event) error {
-	if len(events) == 0 {
-		return tracker.Errorf(tracker.EINVALID, "no events to capture")
-	}
-	seen := make(map[string]*tracker.Event, len(events))
-	var conflicts []tracker.FieldError
-	for _, ev := range events {
-		k := ev.DedupeKey()
-		prev, ok := seen[k]
-		if !ok {
-			seen[k] = ev
-			continue
-		}
-		if prev.ContentHash != ev.ContentHash {
-			conflicts = append(conflicts, tracker.FieldError{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
-				Detail: "already used by " + ptrOrRoot(prev.Pointer) + " in this request with different content"})
-		}
-	}
-	if len(conflicts) > 0 {
-		return &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID repeated with different content", Fields: conflicts}
-	}
-	return nil
 }
 
 func ptrOrRoot(p string) string {

@@ -254,24 +254,59 @@ func TestCaptureConflictRollsBackRequest(t *testing.T) {
 }
 
 // TestCaptureConflictWithinRequest: an eventID repeated with other content
-// in one request is refused, each repeat named against the first.
+// in one request is refused, each repeat named against the first, in the
+// same answer as the request's conflicts with stored events.
 func TestCaptureConflictWithinRequest(t *testing.T) {
 	s := openTestStore(t, "t.db")
+	ctx := context.Background()
 	const t0 = "2026-02-01T00:00:00Z"
+	epcs := func(e string) string { return fmt.Sprintf(`"epcList":[%q]`, e) }
+	stored, err := tracker.DecodeDocument(document(event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteA, epcs(item1))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Capture(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpStore(t, s)
 	evs, err := tracker.DecodeDocument(document(
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item1)),
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item1)), // the same: fine
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteB, fmt.Sprintf(`"epcList":[%q]`, item1)),
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, fmt.Sprintf(`"epcList":[%q]`, item2)),
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)),
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)), // the same: fine
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)),
+		event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteB, epcs(item1)), // stored with siteA
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item2)),
 	))
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, err = s.Capture(ctx, evs)
+	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID", "/epcisBody/eventList/4/eventID")
+	if after := dumpStore(t, s); after != before {
+		t.Errorf("a refused request changed the store:\n%s\n\nwas:\n%s", after, before)
+	}
+}
+
+// TestCaptureConflictsAreBounded: a request of many conflicting events
+// lists the first 50 and says how many more there are.
+func TestCaptureConflictsAreBounded(t *testing.T) {
+	s := openTestStore(t, "t.db")
+	const t0 = "2026-02-01T00:00:00Z"
+	var list []string
+	for i := range 61 {
+		site := siteA
+		if i > 0 {
+			site = siteB
+		}
+		list = append(list, event("urn:uuid:many", "ObjectEvent", "ADD", t0, site, fmt.Sprintf(`"epcList":[%q]`, item1)))
+	}
+	evs, err := tracker.DecodeDocument(document(list...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.Capture(context.Background(), evs)
-	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID")
-	var n int
-	if err := s.QueryRowForTest(`SELECT count(*) FROM events`, &n); err != nil || n != 0 {
-		t.Errorf("%d events stored from a refused request (%v)", n, err)
+	var terr *tracker.Error
+	if !errors.As(err, &terr) || len(terr.Fields) != 50 || !strings.Contains(terr.Message, "10 more not listed") {
+		t.Errorf("capture = %v; want 50 conflicts listed and 10 more counted", err)
 	}
 }
 

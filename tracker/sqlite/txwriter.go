@@ -197,32 +197,52 @@ func (w *txWriter) storedHashes(events []*tracker.Event) (map[storedKey]string, 
 }
 
 // freshEvents returns the request's events that are not stored yet, in
-// request order and without exact repeats, or ECONFLICT for the first one
-// whose key is stored with other content. (checkBatch already refused
-// repeats within the request that differ.)
+// request order and without exact repeats, or ECONFLICT naming every event
+// whose key is stored with other content or used earlier in the request
+// with other content, so that a client fixes them all in one round.
 func freshEvents(events []*tracker.Event, stored map[storedKey]string) ([]*tracker.Event, error) {
 	fresh := make([]*tracker.Event, 0, len(events))
-	seen := make(map[storedKey]bool, len(events))
-	var conflicts []tracker.FieldError // every one, so a client fixes them in one round
+	first := make(map[storedKey]*tracker.Event, len(events))
+	var conflicts []tracker.FieldError
+	conflict := func(ev *tracker.Event, detail string) {
+		if len(conflicts) < maxConflicts {
+			conflicts = append(conflicts, tracker.FieldError{Pointer: ev.Pointer + "/eventID", Value: ev.ID, Detail: detail})
+		}
+	}
+	n := 0 // conflicts found, listed or not
 	for _, ev := range events {
 		k := keyOf(ev)
 		if hash, ok := stored[k]; ok {
 			if hash != ev.ContentHash {
-				conflicts = append(conflicts, tracker.FieldError{Pointer: ev.Pointer + "/eventID", Value: ev.ID,
-					Detail: "an event with this eventID and different content is already stored; resend it unchanged or use a new eventID"})
+				n++
+				conflict(ev, "an event with this eventID and different content is already stored; resend it unchanged or use a new eventID")
 			}
 			continue
 		}
-		if !seen[k] {
-			seen[k] = true
-			fresh = append(fresh, ev)
+		if prev, ok := first[k]; ok {
+			if prev.ContentHash != ev.ContentHash {
+				n++
+				conflict(ev, "already used by "+ptrOrRoot(prev.Pointer)+" in this request with different content")
+			}
+			continue
 		}
+		first[k] = ev
+		fresh = append(fresh, ev)
 	}
-	if len(conflicts) > 0 {
-		return nil, &tracker.Error{Code: tracker.ECONFLICT, Message: "eventID already stored with different content", Fields: conflicts}
+	if n == 0 {
+		return fresh, nil
 	}
-	return fresh, nil
+	msg := "eventID already stored, or repeated in the request, with different content"
+	if n > len(conflicts) {
+		// Say so, or a client fixing what is listed would expect success.
+		msg += fmt.Sprintf(" (the first %d are listed; %d more not listed)", len(conflicts), n-len(conflicts))
+	}
+	return nil, &tracker.Error{Code: tracker.ECONFLICT, Message: msg, Fields: conflicts}
 }
+
+// maxConflicts bounds the conflicts one answer lists, as decoding bounds
+// the invalid fields it lists.
+const maxConflicts = 50
 
 // declaredIDs is the set of eventIDs with an error declaration, stored or
 // in fresh: an original stored with one is superseded from the start.
