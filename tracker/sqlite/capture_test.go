@@ -62,6 +62,18 @@ func event(id, typ, action, t, loc, extra string) string {
 	return ev + "}"
 }
 
+// decode makes a request of the events, as POST /capture would.
+func decode(t *testing.T, events ...string) []*tracker.Event {
+	t.Helper()
+	evs, err := tracker.DecodeDocument(document(events...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func epcList(epc string) string { return fmt.Sprintf(`"epcList":[%q]`, epc) }
+
 func document(events ...string) []byte {
 	return []byte(`{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument",` +
 		`"schemaVersion":"2.0","creationDate":"2026-01-01T00:00:00Z","epcisBody":{"eventList":[` + strings.Join(events, ",") + `]}}`)
@@ -221,27 +233,19 @@ func TestCaptureConflictRollsBackRequest(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, "t.db")
 	const t0 = "2026-02-01T00:00:00Z"
-	epcs := func(e string) string { return fmt.Sprintf(`"epcList":[%q]`, e) }
-	first, err := tracker.DecodeDocument(document(
-		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)),
-		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteA, epcs(item2))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Capture(ctx, first); err != nil {
+	if _, err := s.Capture(ctx, decode(t,
+		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteA, epcList(item1)),
+		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteA, epcList(item2)))); err != nil {
 		t.Fatal(err)
 	}
 	before := dumpStore(t, s)
-	evs, err := tracker.DecodeDocument(document(
-		event("urn:uuid:c2", "ObjectEvent", "ADD", t0, siteB, epcs(item2)),
+	evs := decode(t,
+		event("urn:uuid:c2", "ObjectEvent", "ADD", t0, siteB, epcList(item2)),
 		event("urn:uuid:c3", "AggregationEvent", "ADD", t0, siteB, fmt.Sprintf(`"parentID":%q,"childEPCs":[%q]`, case1, item1)),
-		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)),     // stored with siteA
-		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteB, epcs(item2)), // likewise
-	))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Capture(ctx, evs)
+		event("urn:uuid:c1", "ObjectEvent", "ADD", t0, siteB, epcList(item1)),     // stored with siteA
+		event("urn:uuid:c4", "ObjectEvent", "OBSERVE", t0, siteB, epcList(item2)), // likewise
+	)
+	_, err := s.Capture(ctx, evs)
 	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID")
 	if after := dumpStore(t, s); after != before {
 		t.Fatalf("a refused request changed the store:\n%s\n\nwas:\n%s", after, before)
@@ -260,26 +264,17 @@ func TestCaptureConflictWithinRequest(t *testing.T) {
 	s := openTestStore(t, "t.db")
 	ctx := context.Background()
 	const t0 = "2026-02-01T00:00:00Z"
-	epcs := func(e string) string { return fmt.Sprintf(`"epcList":[%q]`, e) }
-	stored, err := tracker.DecodeDocument(document(event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteA, epcs(item1))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Capture(ctx, stored); err != nil {
+	if _, err := s.Capture(ctx, decode(t, event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteA, epcList(item1)))); err != nil {
 		t.Fatal(err)
 	}
 	before := dumpStore(t, s)
-	evs, err := tracker.DecodeDocument(document(
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)),
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item1)), // the same: fine
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteB, epcs(item1)),
-		event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteB, epcs(item1)), // stored with siteA
-		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcs(item2)),
+	_, err := s.Capture(ctx, decode(t,
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcList(item1)),
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcList(item1)), // the same: fine
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteB, epcList(item1)),
+		event("urn:uuid:r0", "ObjectEvent", "ADD", t0, siteB, epcList(item1)), // stored with siteA
+		event("urn:uuid:r1", "ObjectEvent", "ADD", t0, siteA, epcList(item2)),
 	))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Capture(ctx, evs)
 	wantConflicts(t, err, "/epcisBody/eventList/2/eventID", "/epcisBody/eventList/3/eventID", "/epcisBody/eventList/4/eventID")
 	if after := dumpStore(t, s); after != before {
 		t.Errorf("a refused request changed the store:\n%s\n\nwas:\n%s", after, before)
@@ -297,13 +292,9 @@ func TestCaptureConflictsAreBounded(t *testing.T) {
 		if i > 0 {
 			site = siteB
 		}
-		list = append(list, event("urn:uuid:many", "ObjectEvent", "ADD", t0, site, fmt.Sprintf(`"epcList":[%q]`, item1)))
+		list = append(list, event("urn:uuid:many", "ObjectEvent", "ADD", t0, site, epcList(item1)))
 	}
-	evs, err := tracker.DecodeDocument(document(list...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Capture(context.Background(), evs)
+	_, err := s.Capture(context.Background(), decode(t, list...))
 	var terr *tracker.Error
 	if !errors.As(err, &terr) || len(terr.Fields) != 50 || !strings.Contains(terr.Message, "10 more not listed") {
 		t.Errorf("capture = %v; want 50 conflicts listed and 10 more counted", err)
