@@ -47,6 +47,10 @@ type Config struct {
 	PreloadEvents int
 	// EPCSeed seeds the random choice of EPCs.
 	EPCSeed uint64
+	// NoEventIDs leaves eventID out of captured events, so the tracker
+	// assigns content hashes: random keys in its eventID index, where the
+	// generator's own IDs are sequential.
+	NoEventIDs bool
 }
 
 // Result is a run's outcome.
@@ -139,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil
 		}
 	case "capture", "event":
-		g := epcisgen.New(epcisgen.Config{Seed: cfg.Seed})
+		g := epcisgen.New(epcisgen.Config{Seed: cfg.Seed, NoEventIDs: cfg.NoEventIDs})
 		per := cfg.EventsPerDoc
 		path := "/capture"
 		if cfg.Scenario == "event" {

@@ -162,7 +162,7 @@ func history(rng *rand.Rand, n int, emptying bool) (events []string, epcs []stri
 			for _, k := range childrenOf(c) {
 				parent[k] = ""
 			}
-			ev = event(id, "AggregationEvent", "DELETE", at, site, fmt.Sprintf(`"parentID":%q`, c)+fields(false))
+			ev = event(id, "AggregationEvent", "DELETE", at, site, fmt.Sprintf(`"parentID":%q`, c)+fields(rng.IntN(2) == 0))
 		}
 		events = append(events, ev)
 	}
@@ -221,6 +221,42 @@ func arrivalOrders(t *testing.T, seed uint64, emptying bool) {
 				t.Errorf("shuffled, %s: location of %s\n%s\nin time order:\n%s", name, epc, jb, ja)
 			}
 		}
+	}
+}
+
+// TestDocumentsStoreAsOneByOne: the writer stores a document's events
+// together (segments), and claims the same outcome as storing them one by
+// one in the same order. Histories with containers packed and emptied
+// whole in one document, in time order and shuffled, captured one event
+// at a time, as one document and in documents of random sizes, must end in
+// the same state, every field and time included.
+func TestDocumentsStoreAsOneByOne(t *testing.T) {
+	for seed := range uint64(40) {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 2))
+			events, _ := history(rng, 80, true)
+			if seed%2 == 1 {
+				rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+			}
+			oneByOne := openTestStore(t, "one-by-one.db")
+			for _, ev := range events {
+				captureBodies(t, oneByOne, document(ev))
+			}
+			whole := openTestStore(t, "whole.db")
+			captureBodies(t, whole, document(events...))
+			parts := openTestStore(t, "parts.db")
+			for rest := events; len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(20))
+				captureBodies(t, parts, document(rest[:n]...))
+				rest = rest[n:]
+			}
+			want := stateOf(t, oneByOne, false)
+			for name, s := range map[string]*sqlite.Store{"as one document": whole, "in documents": parts} {
+				if got := stateOf(t, s, false); got != want {
+					t.Errorf("%s:\n%s\none by one:\n%s", name, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -298,6 +334,73 @@ func TestLateEvents(t *testing.T) {
 		}
 		if loc := locationOf(t, s, item2); len(loc.Parents) != 1 || loc.Parents[0].EPC != case1 {
 			t.Errorf("%s in %v, want in %s (packed after the unpack)", item2, loc.Parents, case1)
+		}
+	})
+	t.Run("a pack at the time of an unpack of everything, after it", func(t *testing.T) {
+		// One document, written together: at equal times the event applied
+		// last wins, here the pack.
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(
+			pack("urn:uuid:p", 1, case1, item1),
+			event("urn:uuid:u", "AggregationEvent", "DELETE", at(5), siteA, fmt.Sprintf(`"parentID":%q`, case1)),
+			pack("urn:uuid:q", 5, case1, item2)))
+		if loc := locationOf(t, s, item2); len(loc.Parents) != 1 || loc.Parents[0].EPC != case1 {
+			t.Errorf("%s in %v, want in %s (packed last)", item2, loc.Parents, case1)
+		}
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 {
+			t.Errorf("%s in %v, want in nothing", item1, loc.Parents)
+		}
+	})
+	t.Run("moves at equal times in one document", func(t *testing.T) {
+		// The writer keeps one listed change per EPC and document; on equal
+		// times that must be the later one, as one by one.
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(
+			pack("urn:uuid:p1", 5, case1, item1),
+			pack("urn:uuid:p2", 5, case2, item1),
+			pack("urn:uuid:p3", 6, case1, item2),
+			pack("urn:uuid:p4", 4, case2, item2)))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 1 || loc.Parents[0].EPC != case2 {
+			t.Errorf("%s in %v, want in %s (packed last)", item1, loc.Parents, case2)
+		}
+		if loc := locationOf(t, s, item2); len(loc.Parents) != 1 || loc.Parents[0].EPC != case1 {
+			t.Errorf("%s in %v, want in %s (packed at the later time)", item2, loc.Parents, case1)
+		}
+	})
+	// The writer lets an unpack of everything that says every field join
+	// the pending packs into the same container (one that leaves a field
+	// unsaid waits for them to be written); these pin what it must then
+	// work out itself.
+	emptyAll := func(id string, h int) string {
+		return event(id, "AggregationEvent", "DELETE", at(h), siteB, fmt.Sprintf(
+			`"parentID":%q,"readPoint":{"id":%q},"disposition":"in_progress","bizStep":"unpacking"`, case1, siteB))
+	}
+	t.Run("a pack and an unpack of everything at one time", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(pack("urn:uuid:p", 5, case1, item1), emptyAll("urn:uuid:u", 5)))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 || loc.BizLocation != siteB {
+			t.Errorf("%s in %v at %s, want in nothing at %s", item1, loc.Parents, loc.BizLocation, siteB)
+		}
+	})
+	t.Run("a late pack that does not apply is not emptied", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s,
+			document(pack("urn:uuid:p9", 9, case2, item1)),
+			document(pack("urn:uuid:p3", 3, case1, item1), emptyAll("urn:uuid:u", 4)))
+		// item1 was never in case1 (its 09:00 pack is newer), so the
+		// unpack-all says nothing about it.
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 1 || loc.Parents[0].EPC != case2 || loc.Disposition != "" {
+			t.Errorf("%s in %v with disposition %q, want in %s with none", item1, loc.Parents, loc.Disposition, case2)
+		}
+	})
+	t.Run("an unpack of everything that says nothing hands over to a pending pack's EPCs", func(t *testing.T) {
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(
+			event("urn:uuid:o", "ObjectEvent", "OBSERVE", at(1), siteB, `"epcList":["`+case1+`"],"disposition":"in_transit"`),
+			pack("urn:uuid:p", 2, case1, item1),
+			event("urn:uuid:u", "AggregationEvent", "DELETE", at(3), "", fmt.Sprintf(`"parentID":%q`, case1))))
+		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 || loc.Disposition != "in_transit" {
+			t.Errorf("%s in %v with disposition %q, want in nothing, in_transit from %s", item1, loc.Parents, loc.Disposition, case1)
 		}
 	})
 	t.Run("an unpack of quantities only takes out no EPC", func(t *testing.T) {

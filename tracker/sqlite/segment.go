@@ -46,8 +46,8 @@ const (
 	FROM (SELECT value->>0 AS parent, value->>1 AS t FROM jsonb_each(?1)) AS o
 	WHERE epc_state.epc = o.parent AND (epc_state.emptied_time IS NULL OR epc_state.emptied_time < o.t)`
 	// listedSQL applies pack, unpack and remove to listed EPCs, each EPC at
-	// most once (canList). A change older than the EPC's last one is
-	// ignored, so the outcome does not depend on the order events arrive in.
+	// most once (a segment keeps only the change that wins, see list). A
+	// change older than the EPC's last one is ignored, so the outcome does not depend on the order events arrive in.
 	// Hence an unpack newer than the EPC's last change leaves it in nothing
 	// whatever parent is on record: it was in the parent named just before,
 	// so the pack into that parent is one that has not arrived yet, and when
@@ -60,7 +60,12 @@ const (
 	UPDATE epc_state SET parent = CASE WHEN c.op = 1 AND (c.emptied IS NULL OR c.emptied <= c.t) THEN c.parent END, parent_time = c.t
 	FROM (SELECT j.value AS epc, o.op, o.parent, o.t, o.emptied FROM o, jsonb_each(o.epcs) j) AS c
 	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)`
-	childrenSQL      = `SELECT epc FROM epc_state WHERE parent = ?`
+	// childrenSQL answers in one row (EPCs are URIs: no spaces): a row per
+	// child cost the writer more than the unpack itself.
+	childrenSQL = `SELECT group_concat(epc, ' ') FROM epc_state WHERE parent = ?`
+	// packStateSQL reads what decides whether pending packs put EPCs in a
+	// container (txWriter.packedKids).
+	packStateSQL     = `SELECT epc, parent, parent_time, emptied_time FROM epc_state WHERE epc IN (SELECT value FROM json_each(?1))`
 	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
 )
 
@@ -125,7 +130,7 @@ var (
 
 // writeSQL lists the statements the writer prepares at Open.
 var writeSQL = []string{storedHashesSQL, insertEventsSQL, insertEPCsSQL, supersedeSQL, fillOutboxSQL,
-	upsertStateSQL, unpackAllSQL, emptiedSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, insertCaptureSQL}
+	upsertStateSQL, unpackAllSQL, emptiedSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, packStateSQL, insertCaptureSQL}
 
 // The listed containment changes, as listedSQL codes them.
 const (
@@ -173,8 +178,8 @@ func unpacksAll(ev *tracker.Event) bool {
 // Containment lives in other columns (parent, parent_time), which no upsert
 // reads or writes, so containment changes can run after all the upserts,
 // as long as their own order is equivalent to the events':
-//   - Unpack-alls run first, then listed changes. An EPC may be listed once
-//     per segment, so one UPDATE applies every listed change (canList).
+//   - Unpack-alls run first, then listed changes. Of an EPC's listed
+//     changes only the one that wins reaches the UPDATE (see list).
 //   - An unpack-all reads the parent's children when it joins the segment.
 //     canUnpack admits it only if no pending change could alter that set:
 //     then it also commutes with the listed changes before it.
@@ -192,66 +197,105 @@ type segment struct {
 	epcs     jsonArgs
 	state    jsonArgs
 	unpacks  jsonArgs
-	listed   jsonArgs
 	absorbs  jsonArgs
 	decls    []string // error declarations, whose originals to supersede
 
 	touched [][]string // EPCs whose state a pending event changes (see touches)
 
-	listedEPCs map[string]bool // EPCs with a pending listed change
-	packInto   map[string]bool // parents a pending pack fills
-	unpacked   map[string]bool // parents with a pending unpack-all
+	listed   map[string]listing  // the winning listed change of each EPC (see list)
+	order    []string            // the keys of listed, first listed first
+	packInto map[string][]string // parents pending packs fill, and the EPCs they list
+	unpacked map[string]bool     // parents with a pending unpack-all
+}
+
+// listing is a listed change of one EPC.
+type listing struct {
+	change int
+	parent string // "" but for a pack or unpack
+	t      int64  // event time, Unix nanoseconds
 }
 
 func newSegment() *segment {
 	return &segment{events: jsonArgs(nil).begin(), epcs: jsonArgs(nil).begin(),
-		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), listed: jsonArgs(nil).begin(), absorbs: jsonArgs(nil).begin(),
-		listedEPCs: make(map[string]bool), packInto: make(map[string]bool), unpacked: make(map[string]bool)}
+		state: jsonArgs(nil).begin(), unpacks: jsonArgs(nil).begin(), absorbs: jsonArgs(nil).begin(),
+		listed: make(map[string]listing), packInto: make(map[string][]string), unpacked: make(map[string]bool)}
 }
 
-// canList reports whether ev's listed change, if any, can join the segment:
-// none of its EPCs has a pending listed change.
-func (g *segment) canList(ev *tracker.Event) bool {
-	if listedChange(ev) == 0 {
-		return true
+// list records a listed change of epc, keeping per EPC only the change
+// that wins. Applied one by one in event order, each change applies only
+// if its time is not older than the EPC's last change, and then becomes
+// the last; so the EPC ends as the newest of them left it (the later one
+// on equal times), or, if even that one is older than the stored change,
+// as it was. One change per EPC, the newest, gives the same, so an EPC
+// listed by several events of a segment needs no segment of its own.
+func (g *segment) list(epc string, l listing) {
+	if prev, ok := g.listed[epc]; !ok {
+		g.order = append(g.order, epc)
+	} else if prev.t > l.t {
+		return
 	}
-	for _, epc := range ev.EPCs {
-		if g.listedEPCs[epc] {
-			return false
+	g.listed[epc] = l
+}
+
+// listedRows renders the winning changes as listedSQL's rows, EPCs with
+// the same change together.
+func (g *segment) listedRows() jsonArgs {
+	rows := jsonArgs(nil).begin()
+	for i := 0; i < len(g.order); {
+		l := g.listed[g.order[i]]
+		rows = rows.begin().int(int64(l.change)).strOrNull(l.parent).int(l.t).begin()
+		for ; i < len(g.order) && g.listed[g.order[i]] == l; i++ {
+			rows = rows.str(g.order[i])
 		}
+		rows = rows.end().end()
 	}
-	return true
+	return rows
 }
 
-// canUnpack reports whether an unpack-all of parent, whose children are
-// now kids, can join the segment: no pending change empties or fills
-// parent or moves one of its children.
+// canUnpack reports whether an unpack-all of parent, whose children in the
+// store are kids, can join the segment: no pending change empties parent
+// or moves one of those children elsewhere. Pending packs into parent do
+// not keep it out: the writer reads which of them put their EPCs in it
+// (txWriter.packedKids), and add takes those out too.
 func (g *segment) canUnpack(parent string, kids []string) bool {
-	if g.unpacked[parent] || g.packInto[parent] {
+	if g.unpacked[parent] {
 		return false
 	}
 	for _, k := range kids {
-		if g.listedEPCs[k] {
+		if l, ok := g.listed[k]; ok && !l.packs(parent) {
 			return false
 		}
 	}
 	return true
+}
+
+func (l listing) packs(parent string) bool { return l.change == changePack && l.parent == parent }
+
+// packedInto returns the EPCs whose winning pending change is a pack into
+// parent, each once, with that change's time.
+func (g *segment) packedInto(parent string) (epcs []string, times []int64) {
+	seen := make(map[string]bool)
+	for _, epc := range g.packInto[parent] {
+		if l := g.listed[epc]; l.packs(parent) && !seen[epc] {
+			seen[epc] = true
+			epcs, times = append(epcs, epc), append(times, l.t)
+		}
+	}
+	return epcs, times
 }
 
 // fits reports whether ev can join the segment; kids are the children an
 // unpack-all empties and ab what the EPCs it unpacks take over, if anything.
 func (g *segment) fits(ev *tracker.Event, kids []string, ab *absorption) bool {
-	if unpacksAll(ev) {
-		if !g.canUnpack(ev.ParentID, kids) {
-			return false
-		}
-	} else if !g.canList(ev) {
+	if unpacksAll(ev) && !g.canUnpack(ev.ParentID, kids) {
 		return false
 	}
 	if ab == nil {
 		return true
 	}
-	return !g.touches(ab.chain, ev.EPCs, kids)
+	// absorbSQL reaches only children in the store, not those of packs
+	// pending (which are among the touched EPCs).
+	return !g.touches(ab.chain, ev.EPCs, kids, g.packInto[ev.ParentID])
 }
 
 // touches reports whether a pending event changes the state of an EPC in
@@ -313,6 +357,18 @@ func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []stri
 	if unpacksAll(ev) {
 		g.unpacks = g.unpacks.begin().str(ev.ParentID).int(t).end()
 		g.unpacked[ev.ParentID] = true
+		// unpackAllSQL empties the container in the store before the listed
+		// changes run; the EPCs a pending pack put in it are taken out here.
+		// The change keeps the pack's time, as unpackAllSQL keeps a child's.
+		// Listed as an unpack it applies exactly where the pack would have
+		// (not older than the EPC's stored change), and leaves the EPC in
+		// nothing, as the pack followed by this unpack-all would: the pack
+		// into a container since emptied (emptiedSQL) leaves it in nothing.
+		for _, k := range kids {
+			if l := g.listed[k]; l.packs(ev.ParentID) && l.t <= t {
+				g.listed[k] = listing{changeUnpack, "", l.t}
+			}
+		}
 		return
 	}
 	change := listedChange(ev)
@@ -323,12 +379,11 @@ func (g *segment) add(ev *tracker.Event, seq int64, superseded bool, kids []stri
 	if change == changeRemove {
 		parent = ""
 	}
-	g.listed = g.listed.begin().int(int64(change)).strOrNull(parent).int(t).strs(ev.EPCs).end()
 	for _, epc := range ev.EPCs {
-		g.listedEPCs[epc] = true
+		g.list(epc, listing{change, parent, t})
 	}
 	if change == changePack {
-		g.packInto[parent] = true
+		g.packInto[parent] = append(g.packInto[parent], ev.EPCs...)
 	}
 }
 
@@ -377,7 +432,7 @@ func (w *txWriter) flush(g *segment) error {
 	if err := w.execRows(emptiedSQL, g.unpacks); err != nil {
 		return fmt.Errorf("record emptied containers: %w", err)
 	}
-	if err := w.execRows(listedSQL, g.listed); err != nil {
+	if err := w.execRows(listedSQL, g.listedRows()); err != nil {
 		return fmt.Errorf("pack or unpack: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/edgetrace/edgetrace/tracker"
@@ -288,6 +289,13 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 			}
 			seg = newSegment()
 		}
+		if unpacksAll(ev) {
+			packed, err := w.packedKids(seg, ev.ParentID)
+			if err != nil {
+				return err
+			}
+			kids = append(kids, packed...)
+		}
 		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids, ab, captureID(i))
 		w.next++
 	}
@@ -295,21 +303,59 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 }
 
 func (w *txWriter) children(parent string) ([]string, error) {
-	rows, err := w.stmt(childrenSQL).QueryContext(w.ctx, parent)
-	if err != nil {
+	var list sql.NullString
+	if err := w.stmt(childrenSQL).QueryRowContext(w.ctx, parent).Scan(&list); err != nil {
 		return nil, fmt.Errorf("read children of %s: %w", parent, err)
+	}
+	return strings.Fields(list.String), nil
+}
+
+// packedKids returns the EPCs that g's pending packs put in parent, read
+// as listedSQL will apply them: a pack applies unless the EPC's stored
+// change is newer, and puts the EPC in parent unless parent was emptied
+// after it. An unpack-all of parent joining g finds them there. EPCs that
+// are also parent's children in the store are left out: children lists
+// them.
+func (w *txWriter) packedKids(g *segment, parent string) ([]string, error) {
+	epcs, times := g.packedInto(parent)
+	if len(epcs) == 0 {
+		return nil, nil
+	}
+	rows, err := w.stmt(packStateSQL).QueryContext(w.ctx, jsonArgs(nil).strs(append(epcs, parent)).String())
+	if err != nil {
+		return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
 	}
 	defer rows.Close()
-	var out []string
+	stored := make(map[string]packState)
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("read children of %s: %w", parent, err)
+		var epc string
+		var st packState
+		if err := rows.Scan(&epc, &st.parent, &st.parentTime, &st.emptied); err != nil {
+			return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
 		}
-		out = append(out, s)
+		stored[epc] = st
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read children of %s: %w", parent, err)
+		return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
+	}
+	emptied := stored[parent].emptied
+	var out []string
+	for i, epc := range epcs {
+		st := stored[epc]
+		switch {
+		case st.parent.String == parent:
+			// In parent in the store already: a child children found.
+		case st.parentTime.Valid && st.parentTime.Int64 > times[i]:
+		case emptied.Valid && emptied.Int64 > times[i]:
+		default:
+			out = append(out, epc)
+		}
 	}
 	return out, nil
+}
+
+// packState is what packedKids reads of an EPC.
+type packState struct {
+	parent              sql.NullString
+	parentTime, emptied sql.NullInt64
 }
