@@ -201,11 +201,7 @@ func arrivalOrders(t *testing.T, seed uint64, emptying bool) {
 	}
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	inDocuments := openTestStore(t, "in-documents.db")
-	for rest := shuffled; len(rest) > 0; {
-		n := min(len(rest), 1+rng.IntN(10))
-		captureBodies(t, inDocuments, document(rest[:n]...))
-		rest = rest[n:]
-	}
+	captureInDocuments(t, inDocuments, rng, shuffled, 10)
 
 	want := stateOf(t, inOrder, emptying)
 	for name, s := range map[string]*sqlite.Store{"one by one": oneByOne, "in documents": inDocuments} {
@@ -245,11 +241,7 @@ func TestDocumentsStoreAsOneByOne(t *testing.T) {
 			whole := openTestStore(t, "whole.db")
 			captureBodies(t, whole, document(events...))
 			parts := openTestStore(t, "parts.db")
-			for rest := events; len(rest) > 0; {
-				n := min(len(rest), 1+rng.IntN(20))
-				captureBodies(t, parts, document(rest[:n]...))
-				rest = rest[n:]
-			}
+			captureInDocuments(t, parts, rng, events, 20)
 			want := stateOf(t, oneByOne, false)
 			for name, s := range map[string]*sqlite.Store{"as one document": whole, "in documents": parts} {
 				if got := stateOf(t, s, false); got != want {
@@ -257,6 +249,16 @@ func TestDocumentsStoreAsOneByOne(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// captureInDocuments captures events in order, in documents of 1 to max.
+func captureInDocuments(t *testing.T, s *sqlite.Store, rng *rand.Rand, events []string, max int) {
+	t.Helper()
+	for rest := events; len(rest) > 0; {
+		n := min(len(rest), 1+rng.IntN(max))
+		captureBodies(t, s, document(rest[:n]...))
+		rest = rest[n:]
 	}
 }
 
