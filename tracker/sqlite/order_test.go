@@ -252,11 +252,11 @@ func TestDocumentsStoreAsOneByOne(t *testing.T) {
 	}
 }
 
-// captureInDocuments captures events in order, in documents of 1 to max.
-func captureInDocuments(t *testing.T, s *sqlite.Store, rng *rand.Rand, events []string, max int) {
+// captureInDocuments captures events in order, in documents of 1 to most.
+func captureInDocuments(t *testing.T, s *sqlite.Store, rng *rand.Rand, events []string, most int) {
 	t.Helper()
 	for rest := events; len(rest) > 0; {
-		n := min(len(rest), 1+rng.IntN(max))
+		n := min(len(rest), 1+rng.IntN(most))
 		captureBodies(t, s, document(rest[:n]...))
 		rest = rest[n:]
 	}
