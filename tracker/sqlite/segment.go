@@ -60,12 +60,14 @@ const (
 	UPDATE epc_state SET parent = CASE WHEN c.op = 1 AND (c.emptied IS NULL OR c.emptied <= c.t) THEN c.parent END, parent_time = c.t
 	FROM (SELECT j.value AS epc, o.op, o.parent, o.t, o.emptied FROM o, jsonb_each(o.epcs) j) AS c
 	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)`
-	// childrenSQL answers in one row (EPCs are URIs: no spaces): a row per
-	// child cost the writer more than the unpack itself.
-	childrenSQL = `SELECT group_concat(epc, ' ') FROM epc_state WHERE parent = ?`
-	// packStateSQL reads what decides whether pending packs put EPCs in a
-	// container (txWriter.packedKids).
-	packStateSQL     = `SELECT epc, parent, parent_time, emptied_time FROM epc_state WHERE epc IN (SELECT value FROM json_each(?1))`
+	// childrenSQL reads a container's children (?1) and the state of the
+	// EPCs pending packs put in it and of the container (?2, a JSON array)
+	// for txWriter.children, in one row of space-separated words (EPCs are
+	// URIs: no spaces; "-" is NULL): a row per EPC cost the writer more
+	// than the unpack itself.
+	childrenSQL = `SELECT (SELECT group_concat(epc, ' ') FROM epc_state WHERE parent = ?1),
+		(SELECT group_concat(concat_ws(' ', epc, ifnull(parent, '-'), ifnull(parent_time, '-'), ifnull(emptied_time, '-')), ' ')
+		FROM epc_state WHERE epc IN (SELECT value FROM json_each(?2)))`
 	insertCaptureSQL = `INSERT INTO captures (id, created_at, finished_at, event_count, stored_count) VALUES (?, ?, ?, ?, ?)`
 )
 
@@ -130,7 +132,7 @@ var (
 
 // writeSQL lists the statements the writer prepares at Open.
 var writeSQL = []string{storedHashesSQL, insertEventsSQL, insertEPCsSQL, supersedeSQL, fillOutboxSQL,
-	upsertStateSQL, unpackAllSQL, emptiedSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, packStateSQL, insertCaptureSQL}
+	upsertStateSQL, unpackAllSQL, emptiedSQL, listedSQL, absorbSQL, locationSQL, childrenSQL, insertCaptureSQL}
 
 // The listed containment changes, as listedSQL codes them.
 const (
@@ -256,7 +258,7 @@ func (g *segment) listedRows() jsonArgs {
 // store are kids, can join the segment: no pending change empties parent
 // or moves one of those children elsewhere. Pending packs into parent do
 // not keep it out: the writer reads which of them put their EPCs in it
-// (txWriter.packedKids), and add takes those out too.
+// (txWriter.children), and add takes those out too.
 func (g *segment) canUnpack(parent string, kids []string) bool {
 	if g.unpacked[parent] {
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,12 +270,12 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 	for i, ev := range fresh {
 		// What an unpack reads from the store is read again after a flush,
 		// which changes it; every event fits an empty segment.
-		var kids []string
+		var kids, packed []string
 		var ab *absorption
 		for {
 			var err error
 			if unpacksAll(ev) {
-				if kids, err = w.children(ev.ParentID); err != nil {
+				if kids, packed, err = w.children(seg, ev.ParentID); err != nil {
 					return err
 				}
 			}
@@ -289,73 +290,61 @@ func (w *txWriter) store(fresh []*tracker.Event, declared map[string]bool, captu
 			}
 			seg = newSegment()
 		}
-		if unpacksAll(ev) {
-			packed, err := w.packedKids(seg, ev.ParentID)
-			if err != nil {
-				return err
-			}
-			kids = append(kids, packed...)
-		}
-		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, kids, ab, captureID(i))
+		seg.add(ev, w.next, declared[ev.ID] && ev.ErrorDeclaration == nil, append(kids, packed...), ab, captureID(i))
 		w.next++
 	}
 	return w.flush(seg)
 }
 
-func (w *txWriter) children(parent string) ([]string, error) {
-	var list sql.NullString
-	if err := w.stmt(childrenSQL).QueryRowContext(w.ctx, parent).Scan(&list); err != nil {
-		return nil, fmt.Errorf("read children of %s: %w", parent, err)
-	}
-	return strings.Fields(list.String), nil
-}
-
-// packedKids returns the EPCs that g's pending packs put in parent, read
-// as listedSQL will apply them: a pack applies unless the EPC's stored
-// change is newer, and puts the EPC in parent unless parent was emptied
-// after it. An unpack-all of parent joining g finds them there. EPCs that
-// are also parent's children in the store are left out: children lists
-// them.
-func (w *txWriter) packedKids(g *segment, parent string) ([]string, error) {
+// children returns what an unpack-all of parent joining g finds in it:
+// kids, its children in the store, and packed, the EPCs that g's pending
+// packs put in it. A pending pack applies, as listedSQL will apply it,
+// unless the EPC's stored change is newer, and puts the EPC in parent
+// unless parent was emptied after it. EPCs in both lists are left out of
+// packed. One query answers both in one row.
+func (w *txWriter) children(g *segment, parent string) (kids, packed []string, err error) {
 	epcs, times := g.packedInto(parent)
+	var stored, states sql.NullString
+	if err := w.stmt(childrenSQL).QueryRowContext(w.ctx, parent, jsonArgs(nil).strs(append(epcs, parent)).String()).
+		Scan(&stored, &states); err != nil {
+		return nil, nil, fmt.Errorf("read children of %s: %w", parent, err)
+	}
+	kids = strings.Fields(stored.String)
 	if len(epcs) == 0 {
-		return nil, nil
+		return kids, nil, nil
 	}
-	rows, err := w.stmt(packStateSQL).QueryContext(w.ctx, jsonArgs(nil).strs(append(epcs, parent)).String())
-	if err != nil {
-		return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
+	// states: epc, parent, parent_time, emptied_time per EPC, "-" for NULL.
+	type state struct {
+		parent     string
+		parentTime int64
+		hasTime    bool
 	}
-	defer rows.Close()
-	stored := make(map[string]packState)
-	for rows.Next() {
-		var epc string
-		var st packState
-		if err := rows.Scan(&epc, &st.parent, &st.parentTime, &st.emptied); err != nil {
-			return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
+	known := make(map[string]state)
+	emptied, hasEmptied := int64(0), false
+	f := strings.Fields(states.String)
+	for i := 0; i+4 <= len(f); i += 4 {
+		st := state{parent: f[i+1]}
+		st.parentTime, st.hasTime = nullableInt(f[i+2])
+		known[f[i]] = st
+		if f[i] == parent {
+			emptied, hasEmptied = nullableInt(f[i+3])
 		}
-		stored[epc] = st
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read state of EPCs packed into %s: %w", parent, err)
-	}
-	emptied := stored[parent].emptied
-	var out []string
 	for i, epc := range epcs {
-		st := stored[epc]
+		st := known[epc]
 		switch {
-		case st.parent.String == parent:
-			// In parent in the store already: a child children found.
-		case st.parentTime.Valid && st.parentTime.Int64 > times[i]:
-		case emptied.Valid && emptied.Int64 > times[i]:
+		case st.parent == parent: // a child in the store: in kids
+		case st.hasTime && st.parentTime > times[i]:
+		case hasEmptied && emptied > times[i]:
 		default:
-			out = append(out, epc)
+			packed = append(packed, epc)
 		}
 	}
-	return out, nil
+	return kids, packed, nil
 }
 
-// packState is what packedKids reads of an EPC.
-type packState struct {
-	parent              sql.NullString
-	parentTime, emptied sql.NullInt64
+// nullableInt parses what childrenSQL renders of an integer column.
+func nullableInt(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
