@@ -38,6 +38,11 @@ func (j jsonArgs) bool(v bool) jsonArgs {
 // characters) but may hold quotes or backslashes; control characters are
 // escaped all the same, so any string round-trips.
 func (j jsonArgs) str(s string) jsonArgs {
+	if !needsEscape(s) { // the common case, copied whole
+		j = append(j, '"')
+		j = append(j, s...)
+		return append(j, '"', ',')
+	}
 	const hex = "0123456789abcdef"
 	j = append(j, '"')
 	for i := 0; i < len(s); i++ {
@@ -51,6 +56,15 @@ func (j jsonArgs) str(s string) jsonArgs {
 		}
 	}
 	return append(j, '"', ',')
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // strOrNull encodes "" as null: the columns hold NULL for "not given".
