@@ -354,7 +354,7 @@ func TestLateEvents(t *testing.T) {
 		}
 	})
 	t.Run("moves at equal times in one document", func(t *testing.T) {
-		// The writer keeps one listed change per EPC and document; on equal
+		// The writer keeps one listed change per EPC and segment; on equal
 		// times that must be the later one, as one by one.
 		s := openTestStore(t, "s.db")
 		captureBodies(t, s, document(
@@ -403,6 +403,31 @@ func TestLateEvents(t *testing.T) {
 			event("urn:uuid:u", "AggregationEvent", "DELETE", at(3), "", fmt.Sprintf(`"parentID":%q`, case1))))
 		if loc := locationOf(t, s, item1); len(loc.Parents) != 0 || loc.Disposition != "in_transit" {
 			t.Errorf("%s in %v with disposition %q, want in nothing, in_transit from %s", item1, loc.Parents, loc.Disposition, case1)
+		}
+	})
+	t.Run("an EPC with a Unicode space", func(t *testing.T) {
+		// checkURI refuses ASCII whitespace only; the writer's single-row
+		// reads split on ASCII spaces alone.
+		odd := "urn:epc:id:sgtin:4012345.011111.a\u00a0b"
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s,
+			document(pack("urn:uuid:p9", 9, case2, odd)),
+			document(pack("urn:uuid:p1", 1, case1, item1), emptyAll("urn:uuid:u1", 2)),
+			document(pack("urn:uuid:p3", 3, case1, odd), emptyAll("urn:uuid:u4", 4)))
+		if loc := locationOf(t, s, odd); len(loc.Parents) != 1 || loc.Parents[0].EPC != case2 || loc.Disposition != "" {
+			t.Errorf("%q in %v with disposition %q, want in %s with none (its 03:00 pack is older than its 09:00 one)", odd, loc.Parents, loc.Disposition, case2)
+		}
+		var n int
+		if err := s.QueryRowForTest(`SELECT count(*) FROM epc_state WHERE epc NOT LIKE 'urn:%'`, &n); err != nil || n != 0 {
+			t.Errorf("%d state rows for EPCs nobody sent (err %v)", n, err)
+		}
+	})
+	t.Run("a stored child with a Unicode space gets the unpack-all's fields", func(t *testing.T) {
+		odd := "urn:epc:id:sgtin:4012345.011111.c\u2003d"
+		s := openTestStore(t, "s.db")
+		captureBodies(t, s, document(pack("urn:uuid:p", 1, case1, odd)), document(emptyAll("urn:uuid:u", 2)))
+		if loc := locationOf(t, s, odd); len(loc.Parents) != 0 || loc.Disposition != "in_progress" {
+			t.Errorf("%q in %v with disposition %q, want in nothing, in_progress", odd, loc.Parents, loc.Disposition)
 		}
 	})
 	t.Run("an unpack of quantities only takes out no EPC", func(t *testing.T) {

@@ -47,8 +47,8 @@ const (
 	WHERE epc_state.epc = o.parent AND (epc_state.emptied_time IS NULL OR epc_state.emptied_time < o.t)`
 	// listedSQL applies pack, unpack and remove to listed EPCs, each EPC at
 	// most once (a segment keeps only the change that wins, see list). A
-	// change older than the EPC's last one is ignored, so the outcome does not depend on the order events arrive in.
-	// Hence an unpack newer than the EPC's last change leaves it in nothing
+	// change older than the EPC's last one is ignored, so the outcome does
+	// not depend on the order events arrive in. Hence an unpack newer than the EPC's last change leaves it in nothing
 	// whatever parent is on record: it was in the parent named just before,
 	// so the pack into that parent is one that has not arrived yet, and when
 	// it does it is older and changes nothing. For the same reason a pack
@@ -62,9 +62,9 @@ const (
 	WHERE epc_state.epc = c.epc AND (epc_state.parent_time IS NULL OR epc_state.parent_time <= c.t)`
 	// childrenSQL reads a container's children (?1) and the state of the
 	// EPCs pending packs put in it and of the container (?2, a JSON array)
-	// for txWriter.children, in one row of space-separated words (EPCs are
-	// URIs: no spaces; "-" is NULL): a row per EPC cost the writer more
-	// than the unpack itself.
+	// for txWriter.children, in one row of words separated by ASCII spaces,
+	// which checkURI refuses in EPCs ("-" is NULL): a row per EPC cost the
+	// writer more than the unpack itself.
 	childrenSQL = `SELECT (SELECT group_concat(epc, ' ') FROM epc_state WHERE parent = ?1),
 		(SELECT group_concat(concat_ws(' ', epc, ifnull(parent, '-'), ifnull(parent_time, '-'), ifnull(emptied_time, '-')), ' ')
 		FROM epc_state WHERE epc IN (SELECT value FROM json_each(?2)))`
@@ -182,9 +182,11 @@ func unpacksAll(ev *tracker.Event) bool {
 // as long as their own order is equivalent to the events':
 //   - Unpack-alls run first, then listed changes. Of an EPC's listed
 //     changes only the one that wins reaches the UPDATE (see list).
-//   - An unpack-all reads the parent's children when it joins the segment.
-//     canUnpack admits it only if no pending change could alter that set:
-//     then it also commutes with the listed changes before it.
+//   - An unpack-all reads the parent's children when it joins the segment:
+//     those in the store, and those pending packs put in it, whose packs it
+//     turns into unpacks at the pack's time (add). canUnpack admits it
+//     only if no pending change moves a child in the store elsewhere: then
+//     it also commutes with the listed changes before it.
 //
 // Unpacking (absorbSQL) does read the location columns: what the EPCs
 // leaving have through their container chain, as it stood just before the
@@ -213,7 +215,7 @@ type segment struct {
 // listing is a listed change of one EPC.
 type listing struct {
 	change int
-	parent string // "" but for a pack or unpack
+	parent string // the container packed into or unpacked from, if any
 	t      int64  // event time, Unix nanoseconds
 }
 
@@ -295,8 +297,10 @@ func (g *segment) fits(ev *tracker.Event, kids []string, ab *absorption) bool {
 	if ab == nil {
 		return true
 	}
-	// absorbSQL reaches only children in the store, not those of packs
-	// pending (which are among the touched EPCs).
+	// absorbSQL reaches only children in the store, not those of pending
+	// packs (which are among the touched EPCs): an unpack-all that leaves a
+	// field unsaid waits for any pending pack into its container to be
+	// written.
 	return !g.touches(ab.chain, ev.EPCs, kids, g.packInto[ev.ParentID])
 }
 

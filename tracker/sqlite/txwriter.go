@@ -309,7 +309,7 @@ func (w *txWriter) children(g *segment, parent string) (kids, packed []string, e
 		Scan(&stored, &states); err != nil {
 		return nil, nil, fmt.Errorf("read children of %s: %w", parent, err)
 	}
-	kids = strings.Fields(stored.String)
+	kids = words(stored.String)
 	if len(epcs) == 0 {
 		return kids, nil, nil
 	}
@@ -321,7 +321,7 @@ func (w *txWriter) children(g *segment, parent string) (kids, packed []string, e
 	}
 	known := make(map[string]state)
 	emptied, hasEmptied := int64(0), false
-	f := strings.Fields(states.String)
+	f := words(states.String)
 	for i := 0; i+4 <= len(f); i += 4 {
 		st := state{parent: f[i+1]}
 		st.parentTime, st.hasTime = nullableInt(f[i+2])
@@ -341,6 +341,15 @@ func (w *txWriter) children(g *segment, parent string) (kids, packed []string, e
 		}
 	}
 	return kids, packed, nil
+}
+
+// words splits what childrenSQL renders. Only on ASCII spaces:
+// strings.Fields would also split EPCs at Unicode spaces, which URIs may hold.
+func words(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
 }
 
 // nullableInt parses what childrenSQL renders of an integer column.
