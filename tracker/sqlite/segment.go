@@ -48,12 +48,13 @@ const (
 	// listedSQL applies pack, unpack and remove to listed EPCs, each EPC at
 	// most once (a segment keeps only the change that wins, see list). A
 	// change older than the EPC's last one is ignored, so the outcome does
-	// not depend on the order events arrive in. Hence an unpack newer than the EPC's last change leaves it in nothing
-	// whatever parent is on record: it was in the parent named just before,
-	// so the pack into that parent is one that has not arrived yet, and when
-	// it does it is older and changes nothing. For the same reason a pack
-	// into a container emptied since (emptiedSQL) leaves its EPCs in
-	// nothing. Rows: [change, parent, eventTime, [epc, ...]].
+	// not depend on the order events arrive in. Hence an unpack newer than
+	// the EPC's last change leaves it in nothing whatever parent is on
+	// record: it was in the parent named just before, so the pack into that
+	// parent is one that has not arrived yet, and when it does it is older
+	// and changes nothing. For the same reason a pack into a container
+	// emptied since (emptiedSQL) leaves its EPCs in nothing. Rows: [change,
+	// parent, eventTime, [epc, ...]].
 	listedSQL = `WITH o AS MATERIALIZED (SELECT value->>0 AS op, value->>1 AS parent, value->>2 AS t, jsonb_extract(value, '$[3]') AS epcs,
 			(SELECT emptied_time FROM epc_state WHERE epc = value->>1) AS emptied
 		FROM jsonb_each(?1))
