@@ -195,10 +195,7 @@ func arrivalOrders(t *testing.T, seed uint64, emptying bool) {
 
 	shuffled := slices.Clone(events)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	oneByOne := openTestStore(t, "one-by-one.db")
-	for _, ev := range shuffled {
-		captureBodies(t, oneByOne, document(ev))
-	}
+	oneByOne := captureOneByOne(t, shuffled)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	inDocuments := openTestStore(t, "in-documents.db")
 	captureInDocuments(t, inDocuments, rng, shuffled, 10)
@@ -234,10 +231,7 @@ func TestDocumentsStoreAsOneByOne(t *testing.T) {
 			if seed%2 == 1 {
 				rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 			}
-			oneByOne := openTestStore(t, "one-by-one.db")
-			for _, ev := range events {
-				captureBodies(t, oneByOne, document(ev))
-			}
+			oneByOne := captureOneByOne(t, events)
 			whole := openTestStore(t, "whole.db")
 			captureBodies(t, whole, document(events...))
 			parts := openTestStore(t, "parts.db")
@@ -250,6 +244,16 @@ func TestDocumentsStoreAsOneByOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// captureOneByOne captures events in order into a new store, one a capture.
+func captureOneByOne(t *testing.T, events []string) *sqlite.Store {
+	t.Helper()
+	s := openTestStore(t, "one-by-one.db")
+	for _, ev := range events {
+		captureBodies(t, s, document(ev))
+	}
+	return s
 }
 
 // captureInDocuments captures events in order, in documents of 1 to most.
