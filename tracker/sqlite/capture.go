@@ -89,8 +89,8 @@ func (s *Store) writeLoop() {
 				break fill
 			}
 		}
-		t0 := time.Now()
 		s.commit(batch)
+		t0 := time.Now()
 		s.rewindWAL()
 		s.writerBusy.Add(int64(time.Since(t0)))
 	}
@@ -104,6 +104,7 @@ func (s *Store) writeLoop() {
 // fails anyway, the transaction is gone; the batch is redone with a
 // savepoint per request, so only the failing request fails.
 func (s *Store) commit(batch []*captureReq) {
+	t0 := time.Now()
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -120,6 +121,9 @@ func (s *Store) commit(batch []*captureReq) {
 	if errors.As(err, new(writeFailure)) {
 		err = s.commitLive(live, true)
 	}
+	// Counted before any request is answered, so that WriterBusy read
+	// after an acknowledged capture includes it.
+	s.writerBusy.Add(int64(time.Since(t0)))
 	for _, r := range live {
 		if err != nil {
 			r.err, r.job = err, nil
