@@ -131,7 +131,7 @@ writer_busy() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^tracker_store
 start_tracker
 # The third run sends events without eventIDs: the tracker assigns content
 # hashes, random keys in its eventID index, where the generator's own IDs are
-# sequential (see the README).
+# sequential (see tracker/PERFORMANCE.md).
 for run in 16 32 "16 --no-event-ids"; do
   read -r inflight ids <<<"$run"
   echo "== capture on the preloaded store: $CAPTURE_EVENTS new events as 100-event documents, flat out, $inflight in flight${ids:+, eventIDs assigned by the tracker}"
