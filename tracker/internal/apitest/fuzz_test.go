@@ -9,7 +9,7 @@ import (
 // answer is 202 or a 4xx problem document (never 5xx); a rejected body
 // leaves the store exactly as it was (no partial write).
 //
-// CI runs it bounded: go test ./tracker/internal/apitest -run '^$' -fuzz FuzzCapture -fuzztime 20s
+// CI runs it bounded by an execution count: hack/fuzz-tracker.sh.
 func FuzzCapture(f *testing.F) {
 	for _, path := range gs1Documents(f) {
 		f.Add(mustRead(f, path))
