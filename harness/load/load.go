@@ -51,6 +51,10 @@ type Config struct {
 	// assigns content hashes: random keys in its eventID index, where the
 	// generator's own IDs are sequential.
 	NoEventIDs bool
+	// FirstFlow starts a capture/event run's flows past that many earlier
+	// ones (see epcisgen.Config.FirstFlow): past the preload's, it captures
+	// new items instead of moving the preloaded ones.
+	FirstFlow int
 }
 
 // Result is a run's outcome.
@@ -143,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil
 		}
 	case "capture", "event":
-		g := epcisgen.New(epcisgen.Config{Seed: cfg.Seed, NoEventIDs: cfg.NoEventIDs})
+		g := epcisgen.New(epcisgen.Config{Seed: cfg.Seed, NoEventIDs: cfg.NoEventIDs, FirstFlow: cfg.FirstFlow})
 		per := cfg.EventsPerDoc
 		path := "/capture"
 		if cfg.Scenario == "event" {

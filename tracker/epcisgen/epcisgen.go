@@ -26,6 +26,11 @@ type Config struct {
 	NoEventIDs bool
 	// KeepEPCs records every item, case and pallet EPC (see EPCs).
 	KeepEPCs bool
+	// FirstFlow numbers pallets, cases and items (and dates the flows) as if
+	// FirstFlow flows had come before. Two generators with the same seed and
+	// FirstFlow make the same EPCs; one whose FirstFlow lies past another's
+	// last flow makes new items rather than moving the other's.
+	FirstFlow int
 }
 
 // Event is a generated EPCIS event in its JSON form.
@@ -79,7 +84,12 @@ func New(cfg Config) *Generator {
 	if cfg.Step <= 0 {
 		cfg.Step = time.Minute
 	}
-	return &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
+	return &Generator{
+		cfg:    cfg,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		pallet: cfg.FirstFlow,
+		serial: cfg.FirstFlow * cfg.CasesPerPallet * cfg.ItemsPerCase,
+	}
 }
 
 // Next returns the next event.

@@ -60,3 +60,34 @@ func TestEPCsAreNamedByReturnedEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstFlowMakesNewItems: a run numbered past an earlier run's flows
+// names none of its EPCs and starts after its last event.
+func TestFirstFlowMakesNewItems(t *testing.T) {
+	const events = 2000
+	earlier := epcisgen.New(epcisgen.Config{Seed: 1, KeepEPCs: true})
+	var last string
+	for range events {
+		last = earlier.Next().EventTime
+	}
+	seen := map[string]bool{}
+	for _, epc := range earlier.EPCs() {
+		seen[epc] = true
+	}
+	// Each flow has at least ten events, so events/10 flows cover the run.
+	later := epcisgen.New(epcisgen.Config{Seed: 2, KeepEPCs: true, FirstFlow: events / 10})
+	if first := later.Next().EventTime; first <= last {
+		t.Errorf("later run starts at %s, not after the earlier run's %s", first, last)
+	}
+	for range events {
+		later.Next()
+	}
+	if len(later.EPCs()) == 0 {
+		t.Fatal("later run listed no EPCs")
+	}
+	for _, epc := range later.EPCs() {
+		if seen[epc] {
+			t.Fatalf("later run reuses %s", epc)
+		}
+	}
+}
