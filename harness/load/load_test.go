@@ -5,10 +5,12 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/edgetrace/edgetrace/harness/load/baseline"
 )
 
 func TestRunAtFixedRate(t *testing.T) {
-	srv := httptest.NewServer(BaselineHandler())
+	srv := httptest.NewServer(baseline.Handler())
 	defer srv.Close()
 	res, err := Run(context.Background(), Config{BaseURL: srv.URL, Scenario: "location", Rate: 200, Duration: time.Second, PreloadEvents: 1000, Seed: 1})
 	if err != nil {
@@ -20,7 +22,7 @@ func TestRunAtFixedRate(t *testing.T) {
 }
 
 func TestRunStopsAfterEventBudget(t *testing.T) {
-	srv := httptest.NewServer(BaselineHandler())
+	srv := httptest.NewServer(baseline.Handler())
 	defer srv.Close()
 	res, err := Run(context.Background(), Config{BaseURL: srv.URL, Scenario: "capture", Events: 250, EventsPerDoc: 100, Workers: 4})
 	if err != nil {

@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,34 +52,36 @@ the same --seed and --preload N looks up.`,
 	f.IntVar(&cfg.FirstFlow, "first-flow", 0, "capture/event: number the flows from here, e.g. past the preload's so they add new items instead of moving its items")
 	f.BoolVar(&cfg.NoEventIDs, "no-event-ids", false, "capture/event: send events without eventID, so the tracker assigns them (random keys, unlike the generator's sequential IDs)")
 
-	var listen string
-	baseline := &cobra.Command{
-		Use:   "baseline-server",
-		Short: "serve a bare net/http handler (the same-run baseline for tracker figures)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return http.ListenAndServe(listen, load.BaselineHandler())
-		},
-	}
-	baseline.Flags().StringVar(&listen, "listen", "127.0.0.1:18081", "address to listen on")
-
-	var bin, db string
+	var bin, baseBin, db string
 	var runs int
 	cold := &cobra.Command{
 		Use:   "cold-start",
-		Short: "median time from exec of `tracker serve` to the first /readyz 200",
-		Args:  cobra.NoArgs,
+		Short: "median time from exec of `tracker serve` to the first /readyz 200, beside a bare net/http server's",
+		Long: `cold-start starts the tracker --runs times and prints the median, minimum and
+maximum time from exec to its first /readyz 200. With --baseline-bin (the
+baseline-server binary: net/http and nothing else), it starts that in turn with
+the tracker and prints its figures too, and what the tracker adds.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ds, err := load.ColdStart(cmd.Context(), bin, []string{"serve", "--db", db}, runs)
+			cmds := [][]string{{bin, "serve", "--db", db}}
+			if baseBin != "" {
+				cmds = append(cmds, []string{baseBin})
+			}
+			ds, err := load.ColdStart(cmd.Context(), runs, cmds...)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("cold-start db=%s runs=%d median=%s min=%s max=%s\n", db, runs,
-				load.Median(ds).Round(10*time.Microsecond), minOf(ds).Round(10*time.Microsecond), maxOf(ds).Round(10*time.Microsecond))
+			fmt.Printf("cold-start db=%s runs=%d %s", db, runs, spread(ds[0]))
+			if baseBin != "" {
+				fmt.Printf("; bare net/http server %s; the tracker adds %s",
+					spread(ds[1]), (load.Median(ds[0]) - load.Median(ds[1])).Round(10*time.Microsecond))
+			}
+			fmt.Println()
 			return nil
 		},
 	}
 	cold.Flags().StringVar(&bin, "bin", "tracker", "tracker binary")
+	cold.Flags().StringVar(&baseBin, "baseline-bin", "", "baseline-server binary to start in turn with the tracker (optional)")
 	cold.Flags().StringVar(&db, "db", "tracker.db", "database file")
 	cold.Flags().IntVar(&runs, "runs", 21, "starts to measure")
 
@@ -112,22 +114,12 @@ the same --seed and --preload N looks up.`,
 	paths.Flags().IntVar(&cfg.PreloadEvents, "preload", 1_000_000, "events of --seed's flows already stored")
 	paths.Flags().Uint64Var(&cfg.EPCSeed, "pick-seed", 1, "seed of the random EPC choice")
 
-	cmd.AddCommand(baseline, cold, paths)
+	cmd.AddCommand(cold, paths)
 	rootCmd.AddCommand(cmd)
 }
 
-func minOf(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = min(m, d)
-	}
-	return m
-}
-
-func maxOf(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = max(m, d)
-	}
-	return m
+// spread formats the median, minimum and maximum of ds.
+func spread(ds []time.Duration) string {
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	return fmt.Sprintf("median=%s min=%s max=%s", r(load.Median(ds)), r(slices.Min(ds)), r(slices.Max(ds)))
 }
