@@ -130,7 +130,8 @@ fi
 # page of a big index. The last run numbers its flows past the preload's
 # (--first-flow), so it commissions new items and moves them, as an edge's
 # capture stream mostly does: serials rise, and an item's later events find
-# the pages its first ones touched.
+# the pages its first ones touched. (At stop 20 that saved only 0-17 % of
+# the writer's time per event; see tracker/PERFORMANCE.md.)
 # The writer's busy time (tracker_store_writer_busy_seconds_total) over each
 # run says whether the one writer connection was the bound: busy near 100 %,
 # its µs per event set the most events per second the store can take.
