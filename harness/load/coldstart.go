@@ -21,6 +21,9 @@ import (
 // between runs, as after a pod restart. ColdStart returns one slice of
 // durations per command, in order.
 func ColdStart(ctx context.Context, runs int, cmds ...[]string) ([][]time.Duration, error) {
+	if runs < 1 || len(cmds) == 0 {
+		return nil, fmt.Errorf("cold start: want at least one run of at least one command, got %d runs of %d", runs, len(cmds))
+	}
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	out := make([][]time.Duration, len(cmds))
 	for i := range runs {
@@ -75,8 +78,15 @@ func startOnce(ctx context.Context, client *http.Client, argv []string) (time.Du
 	}
 	ready := time.Since(start)
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-exited; err != nil {
-		return 0, fmt.Errorf("exit after SIGTERM: %w\n%s", err, logs.String())
+	select {
+	case err := <-exited:
+		if err != nil {
+			return 0, fmt.Errorf("exit after SIGTERM: %w\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		return 0, fmt.Errorf("still running 30s after SIGTERM:\n%s", logs.String())
 	}
 	return ready, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,10 @@ import (
 // The test binary doubles as the server ColdStart starts: with this variable
 // set it serves the baseline handler on --listen and exits 0 on SIGTERM, or,
 // set to "fail", exits 3 at once.
-const helperEnv = "EDGETRACE_COLDSTART_HELPER"
+const (
+	helperEnv    = "EDGETRACE_COLDSTART_HELPER"
+	helperLogEnv = "EDGETRACE_COLDSTART_HELPER_LOG"
+)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
@@ -26,7 +30,16 @@ func TestMain(m *testing.M) {
 	}
 	fs := flag.NewFlagSet("helper", flag.ExitOnError)
 	listen := fs.String("listen", "", "")
+	mark := fs.String("mark", "", "appended to the file named by "+helperLogEnv+" at start")
 	fs.Parse(os.Args[1:])
+	if log := os.Getenv(helperLogEnv); log != "" {
+		fh, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			os.Exit(1)
+		}
+		fh.WriteString(*mark)
+		fh.Close()
+	}
 	if err := baseline.Serve(*listen); err != nil {
 		os.Exit(1)
 	}
@@ -39,9 +52,17 @@ func TestColdStartTakesTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := ColdStart(context.Background(), 3, []string{self}, []string{self})
+	log := filepath.Join(t.TempDir(), "starts")
+	t.Setenv(helperLogEnv, log)
+	ds, err := ColdStart(context.Background(), 3, []string{self, "--mark", "a"}, []string{self, "--mark", "b"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if order, err := os.ReadFile(log); err != nil || string(order) != "ababab" {
+		t.Errorf("start order %q (%v), want ababab", order, err)
+	}
+	if _, err := ColdStart(context.Background(), 0, []string{self}); err == nil {
+		t.Error("zero runs accepted")
 	}
 	if len(ds) != 2 || len(ds[0]) != 3 || len(ds[1]) != 3 {
 		t.Fatalf("want 2 commands × 3 runs, got %v", ds)

@@ -121,6 +121,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.EventsPerDoc <= 0 {
 		cfg.EventsPerDoc = 100
 	}
+	if cfg.FirstFlow < 0 {
+		return nil, fmt.Errorf("load: first flow %d: want 0 or more", cfg.FirstFlow)
+	}
 	if cfg.PreloadEvents <= 0 {
 		cfg.PreloadEvents = 1_000_000
 	}

@@ -27,9 +27,10 @@ type Config struct {
 	// KeepEPCs records every item, case and pallet EPC (see EPCs).
 	KeepEPCs bool
 	// FirstFlow numbers pallets, cases and items (and dates the flows) as if
-	// FirstFlow flows had come before. Two generators with the same seed and
-	// FirstFlow make the same EPCs; one whose FirstFlow lies past another's
-	// last flow makes new items rather than moving the other's.
+	// FirstFlow flows had come before. EPCs depend on it (and the pallet
+	// shape), not on Seed: a generator whose FirstFlow lies past another's
+	// last flow makes new items rather than moving the other's. EventIDs
+	// depend on Seed only, so give such a generator a seed of its own.
 	FirstFlow int
 }
 

@@ -2,7 +2,11 @@ package epcisgen_test
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgetrace/edgetrace/tracker"
 	"github.com/edgetrace/edgetrace/tracker/epcisgen"
@@ -62,30 +66,40 @@ func TestEPCsAreNamedByReturnedEvents(t *testing.T) {
 }
 
 // TestFirstFlowMakesNewItems: a run numbered past an earlier run's flows
-// names none of its EPCs and starts after its last event.
+// continues its numbering exactly (next pallet, next serial, next start
+// time) and names none of its EPCs.
 func TestFirstFlowMakesNewItems(t *testing.T) {
-	const events = 2000
 	earlier := epcisgen.New(epcisgen.Config{Seed: 1, KeepEPCs: true})
-	var last string
-	for range events {
-		last = earlier.Next().EventTime
+	for range 2000 {
+		earlier.Next()
 	}
 	seen := map[string]bool{}
+	flows := 0
 	for _, epc := range earlier.EPCs() {
 		seen[epc] = true
+		if strings.HasPrefix(epc, "urn:epc:id:sscc:4012345.1") {
+			flows++ // one pallet a flow
+		}
 	}
-	// Each flow has at least ten events, so events/10 flows cover the run.
-	later := epcisgen.New(epcisgen.Config{Seed: 2, KeepEPCs: true, FirstFlow: events / 10})
-	if first := later.Next().EventTime; first <= last {
-		t.Errorf("later run starts at %s, not after the earlier run's %s", first, last)
+	if flows == 0 {
+		t.Fatal("earlier run completed no flow")
 	}
-	for range events {
+	later := epcisgen.New(epcisgen.Config{Seed: 2, KeepEPCs: true, FirstFlow: flows})
+	first := later.Next()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	wantTime := start.Add(time.Duration(flows+1)*time.Minute/4 + time.Minute).Format(time.RFC3339)
+	wantItem := fmt.Sprintf("urn:epc:id:sgtin:4012345.%06d.%d", 100000+(flows*48+1)%50, flows*48+1)
+	if first.EventTime != wantTime || len(first.EPCList) == 0 || first.EPCList[0] != wantItem {
+		t.Errorf("later run starts with %s %v, want %s [%s ...]", first.EventTime, first.EPCList, wantTime, wantItem)
+	}
+	for range 2000 {
 		later.Next()
 	}
-	if len(later.EPCs()) == 0 {
-		t.Fatal("later run listed no EPCs")
+	epcs := later.EPCs()
+	if want := fmt.Sprintf("urn:epc:id:sscc:4012345.1%09d", flows+1); !slices.Contains(epcs, want) {
+		t.Errorf("later run's pallets do not continue at %s", want)
 	}
-	for _, epc := range later.EPCs() {
+	for _, epc := range epcs {
 		if seen[epc] {
 			t.Fatalf("later run reuses %s", epc)
 		}

@@ -1,7 +1,8 @@
 // Package baseline is the bare net/http handler every tracker figure is
-// measured beside. It imports nothing but net/http, so a binary built from
-// it (cmd/baseline-server) also gives the cold-start baseline: what exec to
-// first answer costs any Go HTTP server on the machine.
+// measured beside. It imports nothing outside the standard library, so a
+// binary built from it (cmd/baseline-server) also gives the cold-start
+// baseline: what exec to first answer costs any Go HTTP server on the
+// machine.
 package baseline
 
 import (
@@ -32,12 +33,14 @@ func Serve(addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	srv := &http.Server{Addr: addr, Handler: Handler()}
+	drained := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
-		srv.Shutdown(context.Background())
+		drained <- srv.Shutdown(context.Background())
 	}()
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	// ListenAndServe returns as Shutdown starts; wait for it to finish.
+	return <-drained
 }
