@@ -78,7 +78,6 @@ type sentDoc struct {
 // capture is complete and no capture is half-stored. Then it checks the
 // database file with SQLite's integrity_check.
 func TestCrashSafety(t *testing.T) {
-	skipIfShort(t, "builds and kills the binary")
 	db := filepath.Join(t.TempDir(), "tracker.db")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var mu sync.Mutex

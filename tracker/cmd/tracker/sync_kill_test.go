@@ -26,15 +26,6 @@ import (
 	"github.com/edgetrace/edgetrace/tracker/internal/brokertest"
 )
 
-// skipIfShort skips a slow test under -short, except under CI=true: CI must
-// never pass a test that did not run.
-func skipIfShort(t *testing.T, why string) {
-	t.Helper()
-	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip(why + "; run without -short")
-	}
-}
-
 // startNode runs `tracker <args>` and waits for /readyz.
 func startNode(t *testing.T, args []string, env ...string) *proc {
 	t.Helper()
@@ -125,7 +116,6 @@ func eventKeys(t *testing.T, path string) map[string]int {
 // Each reaches the broker through a Toxiproxy whose latency keeps confirms
 // and deliveries in flight, so that every kill lands mid-work (checked).
 func TestSyncSurvivesSIGKILL(t *testing.T) {
-	skipIfShort(t, "builds and kills the binary")
 	brokertest.Require(t)
 	rng := brokertest.Seed(t)
 	var b [4]byte
@@ -290,7 +280,6 @@ func tail(s string, n int) string {
 // none configured, must start, be ready, capture and answer, and say in
 // /healthz and /metrics that its events are not synced.
 func TestServeWithBrokerUnreachable(t *testing.T) {
-	skipIfShort(t, "builds the binary")
 	for _, tc := range []struct {
 		name string
 		args []string
