@@ -28,7 +28,9 @@ DURATION=${DURATION:-15s}
 # Open-loop offered loads up to the issue's 20,000 req/s, to show where the
 # tail turns up, each also sent to the bare handler, whose tail shows what the
 # load generator and the machine add by themselves (vegeta shares the
-# tracker's two cores).
+# tracker's two cores). Each open-loop run also prints the CPU time the
+# server and the generator spent per request, and in cores: their sum against
+# the machine's two cores says how near to full it ran.
 RATES=${RATES:-5000 10000 15000 20000}
 WORK=${WORK:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
 PORT=${PORT:-18090}
@@ -172,7 +174,7 @@ for cache in true false; do
   BASE_RPS2=$(wrk_rps "http://127.0.0.1:$BASE_PORT/")
   echo "location cache_enabled=$cache: ${RPS} req/s max (wrk -t1 -c32), baseline now ${BASE_RPS2} req/s, ratio $(awk -v a="$RPS" -v b="$BASE_RPS2" 'BEGIN {printf "%.2f", a/b}')"
   for rate in $RATES; do
-    OPEN=$("$H" load --url "http://127.0.0.1:$PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
+    OPEN=$("$H" load --url "http://127.0.0.1:$PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64 --server-pid "$TPID") || true
     echo "location cache_enabled=$cache open loop: $OPEN"
   done
   echo "tracker RSS high-water mark (cache_enabled=$cache, after load): $(rss_mib) MiB"
@@ -180,7 +182,7 @@ for cache in true false; do
 done
 
 for rate in $RATES; do
-  OPEN=$("$H" load --url "http://127.0.0.1:$BASE_PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64) || true
+  OPEN=$("$H" load --url "http://127.0.0.1:$BASE_PORT" --scenario location --rate "$rate" --duration "$DURATION" --seed 1 --preload "$EVENTS" --workers 64 --server-pid "$BPID") || true
   echo "baseline bare net/http open loop (same paths): $OPEN"
 done
 

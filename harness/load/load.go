@@ -23,10 +23,12 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/edgetrace/edgetrace/harness/cluster/proc"
 	"github.com/edgetrace/edgetrace/tracker/epcisgen"
 )
 
@@ -55,6 +57,10 @@ type Config struct {
 	// ones (see epcisgen.Config.FirstFlow): past the preload's, it captures
 	// new items instead of moving the preloaded ones.
 	FirstFlow int
+	// ServerPID, if set, is the server's process: the run then reports the
+	// CPU time it and this process (the load generator) spent, which on a
+	// machine they share tells what a rate costs each of them.
+	ServerPID int
 }
 
 // Result is a run's outcome.
@@ -70,6 +76,10 @@ type Result struct {
 	Success    float64
 	Codes      map[string]int
 	Errors     []string
+	// ServerCPU and ClientCPU are the CPU time (user plus system) the
+	// server (Config.ServerPID) and this process spent during the run; 0
+	// without a ServerPID.
+	ServerCPU, ClientCPU time.Duration
 }
 
 func (r *Result) String() string {
@@ -84,6 +94,12 @@ func (r *Result) String() string {
 	}
 	fmt.Fprintf(&b, " p50=%s p99=%s p999=%s max=%s success=%.2f%% codes=%v",
 		ms(r.P50), ms(r.P99), ms(r.P999), ms(r.Max), r.Success*100, r.Codes)
+	if r.ServerCPU > 0 && r.Requests > 0 {
+		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.Requests) }
+		fmt.Fprintf(&b, " server_cpu=%.1fus/req (%.2f cores) client_cpu=%.1fus/req (%.2f cores)",
+			perReq(r.ServerCPU), r.ServerCPU.Seconds()/r.Duration.Seconds(),
+			perReq(r.ClientCPU), r.ClientCPU.Seconds()/r.Duration.Seconds())
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(&b, " errors=%q", r.Errors[:min(3, len(r.Errors))])
 	}
@@ -216,6 +232,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if dur <= 0 && cfg.Events == 0 {
 		return nil, fmt.Errorf("load: give a duration or an event count")
 	}
+	var cpu0 cpuTimes
+	if cfg.ServerPID > 0 {
+		var err error
+		if cpu0, err = readCPU(cfg.ServerPID); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
 	var m vegeta.Metrics
 	results := atk.Attack(targeter, rate, dur, cfg.Scenario)
 	done := ctx.Done()
@@ -245,5 +268,27 @@ loop:
 	if perRequest > 1 || cfg.Scenario == "event" {
 		res.EventsPerS = m.Throughput * float64(perRequest)
 	}
+	if cfg.ServerPID > 0 {
+		cpu1, err := readCPU(cfg.ServerPID)
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		res.ServerCPU, res.ClientCPU = cpu1.server-cpu0.server, cpu1.client-cpu0.client
+	}
 	return res, nil
+}
+
+type cpuTimes struct{ server, client time.Duration }
+
+// readCPU reads the CPU time so far of the server and of this process.
+func readCPU(serverPID int) (cpuTimes, error) {
+	server, err := proc.CPUTime(serverPID)
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("server: %w", err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTimes{}, fmt.Errorf("own cpu time: %w", err)
+	}
+	return cpuTimes{server, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}, nil
 }

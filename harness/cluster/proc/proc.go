@@ -149,29 +149,39 @@ func (h Handle) Stop(grace time.Duration) error {
 // fixes at 100 for user space whatever the kernel's own tick).
 const clockTick = 10 * time.Millisecond
 
-// CPUTime returns the user plus system CPU time h's process has used so far,
-// at the kernel's 10 ms resolution: a cost per request is a difference over
-// many requests.
+// CPUTime returns the user plus system CPU time h's process has used so far
+// (see CPUTime).
 func (h Handle) CPUTime() (time.Duration, error) {
 	if !h.Alive() {
 		return 0, fmt.Errorf("cpu time of %s (pid %d): not running", h.Name, h.PID)
 	}
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.PID), "stat"))
+	d, err := CPUTime(h.PID)
 	if err != nil {
-		return 0, fmt.Errorf("cpu time of %s: %w", h.Name, err)
+		return 0, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return d, nil
+}
+
+// CPUTime returns the user plus system CPU time process pid has used so
+// far, at the kernel's 10 ms resolution: a cost per request is a difference
+// over many requests.
+func CPUTime(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("cpu time of pid %d: %w", pid, err)
 	}
 	// The command name in parentheses may hold spaces; count fields after
 	// it. utime and stime are fields 14 and 15 of the line, so 12 and 13
 	// (from 1) after the name.
 	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(f) < 13 {
-		return 0, fmt.Errorf("cpu time of %s: short /proc stat line %q", h.Name, stat)
+		return 0, fmt.Errorf("cpu time of pid %d: short /proc stat line %q", pid, stat)
 	}
 	var ticks int64
 	for _, v := range f[11:13] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("cpu time of %s: %w", h.Name, err)
+			return 0, fmt.Errorf("cpu time of pid %d: %w", pid, err)
 		}
 		ticks += n
 	}

@@ -50,6 +50,7 @@ the same --seed and --preload N looks up.`,
 	f.IntVar(&cfg.PreloadEvents, "preload", 1_000_000, "location: events of --seed's flows already stored")
 	f.Uint64Var(&cfg.EPCSeed, "pick-seed", 1, "location: seed of the random EPC choice")
 	f.IntVar(&cfg.FirstFlow, "first-flow", 0, "capture/event: number the flows as if this many came before, e.g. past the preload's (a flow has at least 10 events) so they add new items instead of moving its items; eventIDs follow --seed only, so use a seed of its own")
+	f.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process ID, to print the CPU time per request it and this generator spent (on one machine they share the cores)")
 	f.BoolVar(&cfg.NoEventIDs, "no-event-ids", false, "capture/event: send events without eventID, so the tracker assigns them (random keys, unlike the generator's sequential IDs)")
 
 	var bin, baseBin, db string
