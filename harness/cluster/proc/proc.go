@@ -149,8 +149,8 @@ func (h Handle) Stop(grace time.Duration) error {
 // fixes at 100 for user space whatever the kernel's own tick).
 const clockTick = 10 * time.Millisecond
 
-// CPUTime returns the user plus system CPU time h's process has used so far
-// (see CPUTime).
+// CPUTime returns the user plus system CPU time h's process has used so
+// far, once it has checked that the PID is still h's.
 func (h Handle) CPUTime() (time.Duration, error) {
 	if !h.Alive() {
 		return 0, fmt.Errorf("cpu time of %s (pid %d): not running", h.Name, h.PID)
