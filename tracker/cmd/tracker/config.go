@@ -34,8 +34,12 @@ type config struct {
 
 // loadConfig reads flags over environment over defaults. Every problem is
 // reported, each naming the variable (or flag) and its value, so one failed
-// start shows everything to fix.
-func loadConfig(args []string, getenv func(string) string) (config, error) {
+// start shows everything to fix. An empty string setting (TRACKER_DB="")
+// counts as unset, as is usual; an empty boolean, duration or size is
+// refused like any other bad value: a blank ConfigMap key is a mistake, and
+// running on the default would hide it.
+func loadConfig(args []string, lookupenv func(string) (string, bool)) (config, error) {
+	getenv := func(name string) string { v, _ := lookupenv(name); return v }
 	host, _ := os.Hostname()
 	c := config{
 		Listen:          ":8080",
@@ -56,8 +60,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	boolean := func(name string, dst *bool) {
-		v := getenv(name)
-		if v == "" {
+		v, ok := lookupenv(name)
+		if !ok {
 			return
 		}
 		// Exactly the two words the ConfigMap policy admits: a value such as
@@ -73,8 +77,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	duration := func(name string, dst *time.Duration, least time.Duration) {
-		v := getenv(name)
-		if v == "" {
+		v, ok := lookupenv(name)
+		if !ok {
 			return
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -90,7 +94,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	str("TRACKER_AMQP_URL", &c.AMQP)
 	str("TRACKER_AMQP_QUEUE", &c.AMQPQueue)
 	size := func(name string, dst *int64) {
-		if v := getenv(name); v != "" {
+		if v, ok := lookupenv(name); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
 				errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", name, v))

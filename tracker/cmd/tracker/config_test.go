@@ -50,11 +50,15 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`TRACKER_AMQP_URL) htp://guest:xxxxx@broker:5672/`}},
 		{name: "broker URL with a bad port", args: []string{"--amqp", "amqp://guest:secret@broker:port/"}, wantErr: []string{"--amqp (TRACKER_AMQP_URL) unparseable URL"}},
 		{name: "broker URL with a port out of range", args: []string{"--amqp", "amqp://guest:secret@broker:99999/"}, wantErr: []string{`port "99999" out of range`}},
+		{name: "empty typed settings", env: map[string]string{"TRACKING_ENABLED": "", "cache_ttl": "", "sync_interval": "", "TRACKER_MAX_BODY": ""},
+			wantErr: []string{`TRACKING_ENABLED=""`, `cache_ttl=""`, `sync_interval=""`, `TRACKER_MAX_BODY=""`}},
+		{name: "empty strings are unset", env: map[string]string{"TRACKER_LISTEN": "", "TRACKER_DB": "", "TRACKER_AMQP_URL": ""},
+			check: func(c config) bool { return c.Listen == ":8080" && c.DB == "tracker.db" && c.AMQP == "" }},
 		{name: "blank site", env: map[string]string{"TRACKER_SITE": "   "}, wantErr: []string{`TRACKER_SITE) "   "`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := loadConfig(tt.args, func(k string) string { return tt.env[k] })
+			c, err := loadConfig(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
 			if len(tt.wantErr) > 0 {
 				checkConfigError(t, err, tt.wantErr)
 				return

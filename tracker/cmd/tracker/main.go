@@ -47,7 +47,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(os.Args[2:], os.Getenv)
+		err = serve(os.Args[2:], os.LookupEnv)
 	case "hub":
 		err = hub(os.Args[2:], os.Getenv)
 	case "replay-rejected":

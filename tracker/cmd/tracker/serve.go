@@ -22,8 +22,8 @@ import (
 	"github.com/edgetrace/edgetrace/tracker/sqlite"
 )
 
-func serve(args []string, getenv func(string) string) error {
-	cfg, err := loadConfig(args, getenv)
+func serve(args []string, lookupenv func(string) (string, bool)) error {
+	cfg, err := loadConfig(args, lookupenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
