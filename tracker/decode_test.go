@@ -157,3 +157,24 @@ func TestDecodeSaysWhatItDidNotList(t *testing.T) {
 		t.Errorf("%d fields, message %q: want 50 listed and 10 more counted", len(e.Fields), e.Message)
 	}
 }
+
+// A byte order mark before the JSON is ignored, as RFC 8259 §8.1 allows:
+// the event decodes as it would without one.
+func TestByteOrderMarkIgnored(t *testing.T) {
+	plain, err := tracker.DecodeEvent([]byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked, err := tracker.DecodeEvent([]byte("\uFEFF" + ev))
+	if err != nil {
+		t.Fatalf("event after a byte order mark: %v", err)
+	}
+	if marked.ID != plain.ID || !bytes.Equal(marked.Raw, plain.Raw) {
+		t.Errorf("after a byte order mark: ID %s, raw %s; want %s, %s", marked.ID, marked.Raw, plain.ID, plain.Raw)
+	}
+	doc := `{"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-01-01T00:00:00Z","epcisBody":{"eventList":[` + ev + `]}}`
+	evs, err := tracker.DecodeDocument([]byte("\uFEFF" + doc))
+	if err != nil || len(evs) != 1 || evs[0].ID != plain.ID {
+		t.Errorf("document after a byte order mark: %v, %d events", err, len(evs))
+	}
+}

@@ -157,7 +157,7 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 		case "eventType":
 			for _, s := range list() {
 				if !EventType(s).Valid() {
-					p.add(ptr, s, "unknown event type")
+					p.add(ptr, s, "unknown event type; one of ObjectEvent, AggregationEvent, TransformationEvent, AssociationEvent, TransactionEvent, alternatives separated by |")
 					continue
 				}
 				q.EventTypes = append(q.EventTypes, EventType(s))
@@ -213,6 +213,10 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 			}
 		case "eventCountLimit", "perPage":
 			n, err := strconv.Atoi(val)
+			if errors.Is(err, strconv.ErrRange) {
+				p.add(ptr, val, "out of range")
+				continue
+			}
 			if err != nil || n < 1 {
 				p.add(ptr, val, "must be a positive integer")
 				continue

@@ -381,22 +381,24 @@ func TestQueriesAndPaging(t *testing.T) {
 	if r := e.get("/epcs/" + esc(item+"|"+g.EPCs()[1]) + "/events"); r.code != 200 || !bytes.Contains(r.body, []byte(`"eventList":[]`)) {
 		t.Errorf("history of %q = %d %s, want 200 and no events", item+"|…", r.code, r.body)
 	}
-	for _, bad := range []struct{ q, ptr string }{
-		{"EQ_bizstep=x", "?EQ_bizstep"},
-		{"perPage=0", "?perPage"},
-		{"GE_eventTime=today", "?GE_eventTime"},
-		{"orderBy=epc", "?orderBy"},
-		{"nextPageToken=zzz", "?nextPageToken"},
-		{"eventType=ObjectEvent&eventType=AggregationEvent", "?eventType"}, // one would be dropped
-		{"EQ_eventID=", "?EQ_eventID"},                                     // would not filter
-		{"MATCH_epc=|", "?MATCH_epc"},
-		{"EQ_eventID=" + strings.Repeat("urn:uuid:x|", tracker.MaxListValues+1), "?EQ_eventID"},
+	for _, bad := range []struct{ q, ptr, says string }{
+		{"EQ_bizstep=x", "?EQ_bizstep", ""},
+		{"perPage=0", "?perPage", "positive"},
+		{"eventCountLimit=99999999999999999999&orderBy=eventTime", "?eventCountLimit", "out of range"},
+		{"eventType=ObjectEvent,AggregationEvent", "?eventType", "separated by |"}, // a comma is part of the value
+		{"GE_eventTime=today", "?GE_eventTime", ""},
+		{"orderBy=epc", "?orderBy", ""},
+		{"nextPageToken=zzz", "?nextPageToken", ""},
+		{"eventType=ObjectEvent&eventType=AggregationEvent", "?eventType", ""}, // one would be dropped
+		{"EQ_eventID=", "?EQ_eventID", ""},                                     // would not filter
+		{"MATCH_epc=|", "?MATCH_epc", ""},
+		{"EQ_eventID=" + strings.Repeat("urn:uuid:x|", tracker.MaxListValues+1), "?EQ_eventID", ""},
 	} {
 		r := e.get("/events?" + bad.q)
 		var p problem
 		r.json(t, &p)
-		if r.code != 400 || len(p.Errors) == 0 || p.Errors[0].Pointer != bad.ptr {
-			t.Errorf("GET /events?%s = %d %s, want 400 naming %s", bad.q, r.code, r.body, bad.ptr)
+		if r.code != 400 || len(p.Errors) == 0 || p.Errors[0].Pointer != bad.ptr || !strings.Contains(p.Errors[0].Detail, bad.says) {
+			t.Errorf("GET /events?%s = %d %s, want 400 naming %s and saying %q", bad.q, r.code, r.body, bad.ptr, bad.says)
 		}
 	}
 }
