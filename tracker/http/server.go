@@ -101,6 +101,10 @@ func New(o Options) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		allow := allowedMethods(mux, r)
 		switch {
+		case len(allow) == 0 && strings.HasPrefix(r.URL.Path, "/epcs/"):
+			// Most likely an EPC with slashes in it (a GS1 Digital Link
+			// URI) sent unescaped: say how to send it.
+			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s: an EPC in the path must be percent-escaped, its slashes as %%2F", r.Method, r.URL.Path))
 		case len(allow) == 0:
 			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
 		case r.Method == http.MethodOptions:

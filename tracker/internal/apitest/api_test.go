@@ -453,6 +453,11 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if r := e.get("/nowhere"); r.code != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("unknown route = %d %q", r.code, r.header.Get("Content-Type"))
 	}
+	// A Digital Link EPC sent unescaped matches no route; the answer says
+	// how to send it.
+	if r := e.get("/epcs/https:/id.gs1.org/01/70614141123451/21/2017/location"); r.code != 404 || !bytes.Contains(r.body, []byte("percent-escaped")) {
+		t.Errorf("unescaped Digital Link EPC = %d %s, want 404 saying to escape it", r.code, r.body)
+	}
 }
 
 // TestWrongMethodsAndPaths: a route asked with a method it does not take is
