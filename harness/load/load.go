@@ -76,9 +76,10 @@ type Result struct {
 	Success    float64
 	Codes      map[string]int
 	Errors     []string
-	// ServerCPU and ClientCPU are the CPU time (user plus system) the
-	// server (Config.ServerPID) and this process spent during the run; 0
-	// without a ServerPID.
+	// ServerPID is Config.ServerPID. ServerCPU and ClientCPU are the CPU
+	// time (user plus system) that process and this one spent during the
+	// run, when ServerPID is set.
+	ServerPID            int
 	ServerCPU, ClientCPU time.Duration
 }
 
@@ -94,7 +95,7 @@ func (r *Result) String() string {
 	}
 	fmt.Fprintf(&b, " p50=%s p99=%s p999=%s max=%s success=%.2f%% codes=%v",
 		ms(r.P50), ms(r.P99), ms(r.P999), ms(r.Max), r.Success*100, r.Codes)
-	if r.ServerCPU > 0 && r.Requests > 0 {
+	if r.ServerPID > 0 && r.Requests > 0 {
 		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.Requests) }
 		fmt.Fprintf(&b, " server_cpu=%.1fus/req (%.2f cores) client_cpu=%.1fus/req (%.2f cores)",
 			perReq(r.ServerCPU), r.ServerCPU.Seconds()/r.Duration.Seconds(),
@@ -142,6 +143,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.PreloadEvents <= 0 {
 		cfg.PreloadEvents = 1_000_000
+	}
+	if cfg.ServerPID < 0 {
+		return nil, fmt.Errorf("load: server PID %d: want a process ID", cfg.ServerPID)
+	}
+	if cfg.ServerPID > 0 { // fail before the paths take seconds to build
+		if _, err := proc.CPUTime(cfg.ServerPID); err != nil {
+			return nil, fmt.Errorf("load: server: %w", err)
+		}
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	if _, err := url.Parse(base); err != nil || base == "" {
@@ -269,11 +278,14 @@ loop:
 		res.EventsPerS = m.Throughput * float64(perRequest)
 	}
 	if cfg.ServerPID > 0 {
-		cpu1, err := readCPU(cfg.ServerPID)
-		if err != nil {
-			return nil, fmt.Errorf("load: %w", err)
+		res.ServerPID = cfg.ServerPID
+		// A server gone by now (it crashed under the load) loses the CPU
+		// figures, not the latencies.
+		if cpu1, err := readCPU(cfg.ServerPID); err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		} else {
+			res.ServerCPU, res.ClientCPU = cpu1.server-cpu0.server, cpu1.client-cpu0.client
 		}
-		res.ServerCPU, res.ClientCPU = cpu1.server-cpu0.server, cpu1.client-cpu0.client
 	}
 	return res, nil
 }
