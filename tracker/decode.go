@@ -123,7 +123,7 @@ func (p *problems) err(msg string) error {
 // with IDs assigned. It returns an EINVALID *Error listing every problem found
 // (up to a bound) and never a partial result.
 func DecodeDocument(body []byte) ([]*Event, error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
+	body = skipBOM(body)
 	var p problems
 	if checkUTF8(&p, body) {
 		return nil, p.err("invalid EPCIS document")
@@ -174,7 +174,7 @@ func DecodeDocument(body []byte) ([]*Event, error) {
 
 // DecodeEvent parses and validates one event (the body of POST /events).
 func DecodeEvent(body []byte) (*Event, error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
+	body = skipBOM(body)
 	var p problems
 	if checkUTF8(&p, body) {
 		return nil, p.err("invalid EPCIS event")
@@ -385,15 +385,26 @@ func lastMembersOnly(raw []byte) ([]byte, error) {
 	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
 
+// utf8BOM is a byte order mark, which some Windows tools put before JSON.
+// RFC 8259 §8.1 lets a parser ignore it; encoding/json refuses it as an
+// invalid character.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// skipBOM returns body with a leading byte order mark turned into
+// whitespace, which JSON ignores; the bytes keep their offsets, so a problem
+// "at byte N" counts bytes as the client sent them. body itself is not
+// changed: a copy is made only when there is a mark.
+func skipBOM(body []byte) []byte {
+	if !bytes.HasPrefix(body, utf8BOM) {
+		return body
+	}
+	return append([]byte("   "), body[len(utf8BOM):]...)
+}
+
 // checkUTF8 reports a body that is not UTF-8. encoding/json would take it,
 // replacing bad bytes with U+FFFD in what it decodes while the stored payload
 // kept them: the EPC indexed and the EPC stored would differ, and every
 // answer holding the event would be invalid JSON.
-// utf8BOM is a byte order mark, which some Windows tools put before JSON.
-// RFC 8259 §8.1 lets a parser ignore it, and encoding/json would refuse it
-// as an invalid character, so the decoders drop it first.
-var utf8BOM = []byte("\xef\xbb\xbf")
-
 func checkUTF8(p *problems, body []byte) bool {
 	if utf8.Valid(body) {
 		return false

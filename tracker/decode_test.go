@@ -177,4 +177,10 @@ func TestByteOrderMarkIgnored(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].ID != plain.ID {
 		t.Errorf("document after a byte order mark: %v, %d events", err, len(evs))
 	}
+	// Offsets in problems count the mark, as the client sent it: the bad
+	// byte here is the 10th (offset 9).
+	_, err = tracker.DecodeEvent([]byte("\uFEFF{\"a\":\"\xff\"}"))
+	if err == nil || !strings.Contains(err.Error(), "at byte 9") {
+		t.Errorf("bad UTF-8 after a byte order mark: %v, want it placed at byte 9", err)
+	}
 }
