@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -213,11 +214,15 @@ func ParseEventQuery(v url.Values) (EventQuery, error) {
 			}
 		case "eventCountLimit", "perPage":
 			n, err := strconv.Atoi(val)
-			if errors.Is(err, strconv.ErrRange) {
-				p.add(ptr, val, "out of range")
+			switch {
+			case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(val, "-"):
+				bound := math.MaxInt
+				if k == "perPage" {
+					bound = MaxPerPage
+				}
+				p.add(ptr, val, "must be at most %d", bound)
 				continue
-			}
-			if err != nil || n < 1 {
+			case err != nil || n < 1:
 				p.add(ptr, val, "must be a positive integer")
 				continue
 			}

@@ -101,10 +101,8 @@ func New(o Options) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		allow := allowedMethods(mux, r)
 		switch {
-		case len(allow) == 0 && strings.HasPrefix(r.URL.Path, "/epcs/"):
-			// Most likely an EPC with slashes in it (a GS1 Digital Link
-			// URI) sent unescaped: say how to send it.
-			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s: an EPC in the path must be percent-escaped, its slashes as %%2F", r.Method, r.URL.Path))
+		case len(allow) == 0 && unescapedEPC(r.URL.Path):
+			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s: %s", r.Method, r.URL.Path, escapeEPCHint))
 		case len(allow) == 0:
 			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
 		case r.Method == http.MethodOptions:
@@ -116,8 +114,26 @@ func New(o Options) *Server {
 				Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", "))})
 		}
 	})
-	s.handler = s.metrics.instrument(mux)
+	s.handler = s.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect a path with "//" to its cleaned form, which
+		// for an unescaped Digital Link EPC ("https://id.gs1.org/...") is a
+		// path with no route: answer with how to send it instead.
+		if strings.HasPrefix(r.URL.Path, "/epcs/") && strings.Contains(r.URL.Path, "//") {
+			s.writeError(w, r, tracker.Errorf(tracker.ENOTFOUND, "no route for %s %s: %s", r.Method, r.URL.Path, escapeEPCHint))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return s
+}
+
+const escapeEPCHint = "if the EPC has a / in it (a GS1 Digital Link URI), send it percent-escaped, / as %2F"
+
+// unescapedEPC reports a path under /epcs/ with more segments than any
+// route there has: most likely an EPC with slashes in it, sent unescaped.
+func unescapedEPC(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/epcs/")
+	return ok && strings.Count(rest, "/") > 1
 }
 
 // allowedMethods lists the methods with a route for r's path other than the

@@ -384,7 +384,9 @@ func TestQueriesAndPaging(t *testing.T) {
 	for _, bad := range []struct{ q, ptr, says string }{
 		{"EQ_bizstep=x", "?EQ_bizstep", ""},
 		{"perPage=0", "?perPage", "positive"},
-		{"eventCountLimit=99999999999999999999&orderBy=eventTime", "?eventCountLimit", "out of range"},
+		{"eventCountLimit=99999999999999999999&orderBy=eventTime", "?eventCountLimit", "at most 9223372036854775807"},
+		{"perPage=99999999999999999999", "?perPage", fmt.Sprintf("at most %d", tracker.MaxPerPage)},
+		{"perPage=-99999999999999999999", "?perPage", "positive"},
 		{"eventType=ObjectEvent,AggregationEvent", "?eventType", "separated by |"}, // a comma is part of the value
 		{"GE_eventTime=today", "?GE_eventTime", ""},
 		{"orderBy=epc", "?orderBy", ""},
@@ -454,9 +456,18 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Errorf("unknown route = %d %q", r.code, r.header.Get("Content-Type"))
 	}
 	// A Digital Link EPC sent unescaped matches no route; the answer says
-	// how to send it.
-	if r := e.get("/epcs/https:/id.gs1.org/01/70614141123451/21/2017/location"); r.code != 404 || !bytes.Contains(r.body, []byte("percent-escaped")) {
-		t.Errorf("unescaped Digital Link EPC = %d %s, want 404 saying to escape it", r.code, r.body)
+	// how to send it (with "//", the mux would have redirected instead). A
+	// mistyped route under /epcs/ gets no such hint.
+	for _, path := range []string{
+		"/epcs/https://id.gs1.org/01/70614141123451/21/2017/location",
+		"/epcs/https:/id.gs1.org/01/70614141123451/21/2017/location",
+	} {
+		if r := e.get(path); r.code != 404 || !bytes.Contains(r.body, []byte("percent-escaped")) {
+			t.Errorf("GET %s = %d %s, want 404 saying to escape the EPC", path, r.code, r.body)
+		}
+	}
+	if r := e.get("/epcs/urn:epc:id:sgtin:1.1.1/locaton"); r.code != 404 || bytes.Contains(r.body, []byte("percent-escaped")) {
+		t.Errorf("mistyped route = %d %s, want 404 without the escaping hint", r.code, r.body)
 	}
 }
 
